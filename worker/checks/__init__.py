@@ -1,0 +1,60 @@
+"""The checks library: one facade for every check an exercise can name.
+
+Each check is a pure function ``check(ctx, **args) -> CheckOutcome`` registered by name; see
+:mod:`worker.checks.base`. ``exercise.yaml`` chooses checks by their registered name.
+"""
+
+from worker.checks.autograd import (
+    grad_cleared,
+    grad_fn,
+    gradcheck,
+    gradients,
+    is_leaf,
+    requires_grad,
+)
+from worker.checks.base import (
+    REGISTRY,
+    Check,
+    CheckContext,
+    CheckOutcome,
+    UnknownCheckError,
+    call_check,
+    get_check,
+    register,
+)
+from worker.checks.memory import is_view_of, no_shared_memory, shares_memory
+from worker.checks.mutation import input_unchanged, modified_in_place
+from worker.checks.state import rng_unchanged
+from worker.checks.structure import device, dtype, returns, shape, strides
+from worker.checks.values import all_finite, tolerance, values
+
+__all__ = [
+    "REGISTRY",
+    "Check",
+    "CheckContext",
+    "CheckOutcome",
+    "UnknownCheckError",
+    "all_finite",
+    "call_check",
+    "device",
+    "dtype",
+    "get_check",
+    "grad_cleared",
+    "grad_fn",
+    "gradcheck",
+    "gradients",
+    "input_unchanged",
+    "is_leaf",
+    "is_view_of",
+    "modified_in_place",
+    "no_shared_memory",
+    "register",
+    "requires_grad",
+    "returns",
+    "rng_unchanged",
+    "shape",
+    "shares_memory",
+    "strides",
+    "tolerance",
+    "values",
+]

@@ -1,0 +1,113 @@
+"""What every check shares: its context, its outcome, and the registry it is chosen from.
+
+A check is a small pure function ``check(ctx, **args) -> CheckOutcome``, registered by name with
+:func:`register`. ``exercise.yaml`` chooses checks by that name and passes ``args``; the pipeline
+calls each chosen check once per case, only when the learner's function returned on that case
+(a case that raised, timed out or crashed fails every check with that reason instead).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from worker.observation import Observation, Value
+from worker.spec import CaseSpec
+
+Detail = str | int | float | bool | None
+
+
+@dataclass(frozen=True)
+class CheckOutcome:
+    """Passed or not, a message for the learner, and facts a misconception may match on."""
+
+    passed: bool
+    message: str = ""
+    details: dict[str, Detail] = field(default_factory=dict)
+
+
+def passed(message: str = "", **details: Detail) -> CheckOutcome:
+    """A passing outcome."""
+    return CheckOutcome(True, message, details)
+
+
+def failed(message: str, **details: Detail) -> CheckOutcome:
+    """A failing outcome; the message says what was expected and what came back."""
+    return CheckOutcome(False, message, details)
+
+
+@dataclass(frozen=True)
+class CheckContext:
+    """What a check sees for one case: the learner's observation, the reference's, and the
+    original inputs as the trusted side generated them."""
+
+    case: CaseSpec
+    got: Observation
+    expected: Observation
+    originals: dict[str, Value]
+    device: str = "cpu"
+
+    def pair(self, target: str) -> tuple[Value | None, Value | None]:
+        """The learner's and the reference's value at ``target`` (see Observation.target)."""
+        return self.got.target(target), self.expected.target(target)
+
+
+CheckFunction = Callable[..., CheckOutcome]
+
+
+@dataclass(frozen=True)
+class Check:
+    """A registered check: its function, the probes it needs from the sandbox, its docs."""
+
+    name: str
+    function: CheckFunction
+    probes: tuple[str, ...] = ()
+
+    @property
+    def doc(self) -> str:
+        """The check's docstring (every registered check has one, with an example)."""
+        return self.function.__doc__ or ""
+
+
+class UnknownCheckError(KeyError):
+    """An exercise names a check that is not registered."""
+
+
+REGISTRY: dict[str, Check] = {}
+
+
+def register(name: str, probes: tuple[str, ...] = ()) -> Callable[[CheckFunction], CheckFunction]:
+    """Register a check function under ``name``; ``probes`` are extra observations it needs."""
+
+    def decorate(function: CheckFunction) -> CheckFunction:
+        if name in REGISTRY:
+            raise ValueError(f"check {name!r} registered twice")
+        REGISTRY[name] = Check(name, function, probes)
+        return function
+
+    return decorate
+
+
+def get_check(name: str) -> Check:
+    """The check registered as ``name``; an unknown name fails with the list of known ones."""
+    try:
+        return REGISTRY[name]
+    except KeyError:
+        known = ", ".join(sorted(REGISTRY))
+        raise UnknownCheckError(f"unknown check {name!r}; known checks: {known}") from None
+
+
+def call_check(name: str, ctx: CheckContext, args: dict[str, Any]) -> CheckOutcome:
+    """Run a registered check with the arguments from ``exercise.yaml``."""
+    return get_check(name).function(ctx, **args)
+
+
+def shape_text(shape: tuple[int, ...] | None) -> str:
+    """A shape as the learner writes it: ``(3, 4)``."""
+    return str(tuple(shape or ()))
+
+
+def what(value: Value | None) -> str:
+    """A short description of a value for messages; ``nothing`` when it is missing."""
+    return "nothing" if value is None else value.describe()

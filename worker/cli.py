@@ -1,0 +1,154 @@
+"""The grading side of the ``grader`` command: ``check`` and ``exercises list|validate``.
+
+``grader.cli`` hands these subcommands to this module in a fresh interpreter, so the web
+package never imports the grading code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from worker.config import WorkerConfig
+from worker.pipeline import GraderError, Pipeline
+from worker.report import render_text
+from worker.runner import ProcessRunner, Runner
+from worker.spec import MODULES, ExerciseError, ExerciseLibrary
+from worker.submission import SubmissionError, source_from_text, source_from_upload
+from worker.validation import validate_exercise
+
+EXIT_FULL_MARKS, EXIT_NOT_FULL, EXIT_USAGE = 0, 1, 2
+
+
+def make_runner(name: str) -> Runner:
+    """The runner named in the configuration."""
+    if name == "process":
+        return ProcessRunner()
+    raise SystemExit(f"grader: unknown runner {name!r} (known: process)")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="grader", description=__doc__)
+    parser.add_argument("--exercises", metavar="DIR", type=Path,
+                        help="a course folder (exercises/ and reference/) or its exercises/ "
+                             "folder; default: GRADER_EXERCISES_DIR, else the shipped course")
+    sub = parser.add_subparsers(dest="command", required=True)
+    check = sub.add_parser("check", help="grade a submission")
+    check.add_argument("slug")
+    check.add_argument("file", help="a .py file, a .ipynb notebook, or - for code on stdin")
+    check.add_argument("--json", action="store_true", help="print one JSON object")
+    exercises = sub.add_parser("exercises", help="list or validate exercises")
+    actions = exercises.add_subparsers(dest="action", required=True)
+    listing = actions.add_parser("list", help="exercises grouped by module")
+    listing.add_argument("--json", action="store_true")
+    validate = actions.add_parser("validate", help="prove exercises before they go live")
+    validate.add_argument("slugs", nargs="*")
+    for p in (check, listing, validate):
+        p.add_argument("--exercises", metavar="DIR", type=Path, default=argparse.SUPPRESS)
+    return parser
+
+
+def _usage_error(message: str) -> int:
+    print(f"grader: {message}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+def _read_submission(file: str) -> str:
+    if file == "-":
+        return source_from_text(sys.stdin.buffer.read())
+    path = Path(file)
+    if not path.is_file():
+        raise SubmissionError(f"{file}: no such file")
+    return source_from_upload(path.name, path.read_bytes())
+
+
+def _unknown(slug: str, library: ExerciseLibrary) -> int:
+    return _usage_error(f"unknown exercise {slug!r}; known: {', '.join(library.slugs())}")
+
+
+def cmd_check(args: argparse.Namespace, library: ExerciseLibrary, runner: Runner) -> int:
+    """Grade one submission and print the report."""
+    if args.slug not in library:
+        return _unknown(args.slug, library)
+    try:
+        source = _read_submission(args.file)
+    except SubmissionError as exc:
+        return _usage_error(str(exc))
+    verdict = Pipeline(library, runner).grade(args.slug, source)
+    if args.json:
+        print(verdict.model_dump_json())
+    else:
+        sys.stdout.write(render_text(verdict))
+    return EXIT_FULL_MARKS if verdict.full_marks else EXIT_NOT_FULL
+
+
+def cmd_list(args: argparse.Namespace, library: ExerciseLibrary) -> int:
+    """Print the exercises grouped by module, in the course notebook's order."""
+    exercises = library.load_all()
+    if args.json:
+        print(json.dumps([
+            {"slug": e.slug, "title": e.title, "module": e.module, "points": e.points,
+             "device": e.device} for e in exercises
+        ]))
+        return EXIT_FULL_MARKS
+    for module in MODULES:
+        members = [e for e in exercises if e.module == module.key]
+        if not members:
+            continue
+        print(module.title)
+        for e in members:
+            device = "  [GPU when available]" if e.device == "cuda" else ""
+            print(f"  {e.slug:<28} {e.title}{device}")
+    return EXIT_FULL_MARKS
+
+
+def cmd_validate(args: argparse.Namespace, library: ExerciseLibrary, runner: Runner) -> int:
+    """Validate the named exercises (all by default); exit 1 if any fails."""
+    slugs = args.slugs or library.slugs()
+    for slug in slugs:
+        if slug not in library:
+            return _unknown(slug, library)
+    pipeline = Pipeline(library, runner)
+    failures = 0
+    for slug in slugs:
+        try:
+            exercise = library.load(slug)
+        except ExerciseError as exc:
+            print(f"FAIL {slug}\n  {exc}")
+            failures += 1
+            continue
+        report = validate_exercise(pipeline, exercise)
+        print(f"{'ok  ' if report.ok else 'FAIL'} {slug}")
+        for line in report.lines:
+            print(f"  {line}")
+        for problem in report.problems:
+            print(f"  problem: {problem}")
+        failures += not report.ok
+    print(f"{len(slugs) - failures} of {len(slugs)} exercises valid")
+    return EXIT_NOT_FULL if failures else EXIT_FULL_MARKS
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run a grading subcommand; returns the exit status."""
+    args = _parser().parse_args(argv)
+    config = WorkerConfig.from_env()
+    try:
+        library = ExerciseLibrary(args.exercises or config.exercises_dir)
+    except ExerciseError as exc:
+        return _usage_error(str(exc))
+    try:
+        if args.command == "check":
+            return cmd_check(args, library, make_runner(config.runner))
+        if args.action == "list":
+            return cmd_list(args, library)
+        return cmd_validate(args, library, make_runner(config.runner))
+    except (ExerciseError, GraderError) as exc:
+        print(f"grader: internal error: {exc}", file=sys.stderr)
+        return EXIT_NOT_FULL
+
+
+if __name__ == "__main__":
+    sys.exit(main())

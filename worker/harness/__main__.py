@@ -1,0 +1,3 @@
+from worker.harness.main import main
+
+main()

@@ -1,0 +1,409 @@
+"""Observations: what a call of a function returned and did, as plain data.
+
+The same code observes the reference (in the trusted process) and the learner (inside the
+sandbox), so both sides are described identically. An observation is a JSON header (facts:
+dtypes, shapes, strides, storage pointers, ``_version``, autograd flags, identity with inputs,
+RNG state) plus numeric arrays, carried as one ``.npz`` payload that the trusted side loads with
+``allow_pickle=False`` and validates against the models below. Nothing in it is executed.
+
+The functions this module calls on tensors are captured when it is imported, which in the
+sandbox happens before the learner's code is loaded: a learner who monkeypatches
+``torch.Tensor`` methods or NumPy functions does not change what is observed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import io
+import json
+import random
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import torch
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+# Captured before any learner code runs (see the module docstring).
+_TENSOR_TYPES = (torch.Tensor, torch.nn.Parameter)
+_NDARRAY = np.ndarray
+_detach = torch.Tensor.detach
+_cpu = torch.Tensor.cpu
+_to_numpy = torch.Tensor.numpy
+_resolve_conj = torch.Tensor.resolve_conj
+_resolve_neg = torch.Tensor.resolve_neg
+_data_ptr = torch.Tensor.data_ptr
+_untyped_storage = torch.Tensor.untyped_storage
+_storage_offset = torch.Tensor.storage_offset
+_stride = torch.Tensor.stride
+_is_contiguous = torch.Tensor.is_contiguous
+_element_size = torch.Tensor.element_size
+_numel = torch.Tensor.numel
+_float = torch.Tensor.float
+_np_array = np.array
+_np_asarray = np.asarray
+_byte_bounds = np.lib.array_utils.byte_bounds
+_torch_rng_state = torch.get_rng_state
+_numpy_rng_state = np.random.get_state
+
+
+def _tensor_attribute(name: str) -> Any:
+    # The C-level descriptor, so that a learner replacing ``torch.Tensor.shape`` (say) with a
+    # property that lies is not believed.
+    return inspect.getattr_static(torch._C.TensorBase, name).__get__
+
+
+_shape = _tensor_attribute("shape")
+_dtype = _tensor_attribute("dtype")
+_device = _tensor_attribute("device")
+_requires_grad = _tensor_attribute("requires_grad")
+_is_leaf = _tensor_attribute("is_leaf")
+_grad_fn = _tensor_attribute("grad_fn")
+_grad = _tensor_attribute("grad")
+_version = _tensor_attribute("_version")
+_layout = _tensor_attribute("layout")
+_is_quantized = _tensor_attribute("is_quantized")
+
+NUMERIC_KINDS = frozenset("biufc")
+
+
+class _Facts(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ValueFacts(_Facts):
+    """What is known of one value: a tensor, an array, a scalar, a sequence or something else."""
+
+    kind: Literal["tensor", "ndarray", "scalar", "none", "sequence", "other", "too_large"]
+    type: str
+    array: int | None = None
+    dtype: str | None = None
+    shape: tuple[int, ...] | None = None
+    stride: tuple[int, ...] | None = None  # in elements, for tensors and arrays alike
+    storage_offset: int | None = None
+    device: str | None = None
+    requires_grad: bool | None = None
+    is_leaf: bool | None = None
+    grad_fn: str | None = None
+    version: int | None = None
+    data_ptr: int | None = None
+    storage_ptr: int | None = None
+    storage_nbytes: int | None = None
+    mem: tuple[int, int] | None = None  # byte range [low, high) the elements occupy
+    contiguous: bool | None = None
+    nbytes: int | None = None
+    items: tuple[ValueFacts, ...] | None = None
+    grad: ValueFacts | None = None
+
+
+class ErrorFacts(_Facts):
+    """An exception raised by the observed function (learner frames only in the traceback)."""
+
+    type: str
+    message: str
+    traceback: str = ""
+
+
+class GradProbe(_Facts):
+    """Gradients of ``result.sum()`` with respect to each input that requires grad."""
+
+    grads: dict[str, ValueFacts | None] = {}
+    error: str | None = None
+
+
+class GradcheckProbe(_Facts):
+    """Outcome of ``torch.autograd.gradcheck`` on float64 copies of the inputs."""
+
+    passed: bool
+    message: str = ""
+
+
+class ObservationHeader(_Facts):
+    """The JSON part of an observation."""
+
+    case: str
+    status: Literal["returned", "raised"]
+    error: ErrorFacts | None = None
+    result: ValueFacts | None = None
+    result_is: tuple[str, ...] = ()
+    inputs_before: dict[str, ValueFacts] = {}
+    inputs_after: dict[str, ValueFacts] = {}
+    rng_changed: tuple[str, ...] = ()
+    grad_of_sum: GradProbe | None = None
+    gradcheck: GradcheckProbe | None = None
+    duration_s: float = 0.0
+
+
+class ObservationError(Exception):
+    """An observation payload is malformed, too large, or not numeric data."""
+
+
+@dataclass(frozen=True)
+class Value:
+    """A decoded value: its facts and, for tensors, arrays and scalars, its numbers."""
+
+    facts: ValueFacts
+    data: np.ndarray | None = None
+    items: tuple[Value, ...] = ()
+    grad: Value | None = None
+
+    @property
+    def kind(self) -> str:
+        """``tensor``, ``ndarray``, ``scalar``, ``none``, ``sequence``, ``other``, ``too_large``."""
+        return self.facts.kind
+
+    def describe(self) -> str:
+        """How the learner is told what this value is, e.g. ``a float32 tensor of shape (2, 3)``."""
+        f = self.facts
+        if f.kind == "tensor":
+            dtype = (f.dtype or "").removeprefix("torch.")
+            where = "" if f.device in (None, "cpu") else f" on {f.device}"
+            return f"a {dtype} tensor of shape {tuple(f.shape or ())}{where}"
+        if f.kind == "ndarray":
+            return f"a {f.dtype} NumPy array of shape {tuple(f.shape or ())}"
+        if f.kind == "scalar":
+            return f"a Python {f.type} ({_scalar_text(self.data)})"
+        if f.kind == "none":
+            return "None"
+        if f.kind == "sequence":
+            return f"a {f.type} of {len(f.items or ())} items"
+        if f.kind == "too_large":
+            return f"a {f.type} too large to inspect ({f.nbytes} bytes)"
+        return f"an object of type {f.type}"
+
+
+def _scalar_text(data: np.ndarray | None) -> str:
+    return "?" if data is None else repr(data.item())
+
+
+@dataclass
+class Observation:
+    """A decoded observation of one call."""
+
+    header: ObservationHeader
+    result: Value | None
+    inputs_after: dict[str, Value]
+    grads: dict[str, Value | None] = field(default_factory=dict)
+
+    def target(self, path: str) -> Value | None:
+        """The value a check looks at: ``result``, ``result.0``, ``input.x``, ``input.x.grad``,
+        ``grad.x`` (gradient of ``result.sum()``). None when it does not exist."""
+        parts = path.split(".")
+        value: Value | None
+        if parts[0] == "result":
+            value, rest = self.result, parts[1:]
+        elif parts[0] == "input" and len(parts) >= 2:
+            value, rest = self.inputs_after.get(parts[1]), parts[2:]
+        elif parts[0] == "grad" and len(parts) == 2:
+            return self.grads.get(parts[1])
+        else:
+            raise ValueError(f"unknown target {path!r}")
+        for part in rest:
+            if value is None:
+                return None
+            if part == "grad":
+                value = value.grad
+            elif part.isdigit() and int(part) < len(value.items):
+                value = value.items[int(part)]
+            else:
+                return None
+        return value
+
+
+# ---------------------------------------------------------------------------------------------
+# Observing (runs where the function runs)
+
+
+class Encoder:
+    """Turns Python values into facts plus numbered arrays, within a byte budget."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.arrays: list[np.ndarray] = []
+        self.budget = max_bytes
+
+    def _store(self, array: np.ndarray) -> int | None:
+        if array.nbytes > self.budget:
+            return None
+        self.budget -= array.nbytes
+        self.arrays.append(array)
+        return len(self.arrays) - 1
+
+    def encode(self, value: Any, depth: int = 0, with_data: bool = True) -> dict[str, Any]:
+        """Facts of ``value`` (a JSON-able dict); numbers go to ``self.arrays``."""
+        kind = type(value)
+        type_name = f"{kind.__module__}.{kind.__qualname__}"
+        if kind in _TENSOR_TYPES:
+            return self._tensor(value, type_name, with_data)
+        if kind is _NDARRAY:
+            return self._ndarray(value, type_name, with_data)
+        if value is None:
+            return {"kind": "none", "type": "None"}
+        if kind in (bool, int, float) or (isinstance(value, np.generic) and kind.__module__ ==
+                                          "numpy"):
+            array = _np_asarray(value) if kind is not int or abs(value) < 2**62 else None
+            if array is None or array.dtype.kind not in NUMERIC_KINDS:
+                return {"kind": "other", "type": type_name}
+            return {"kind": "scalar", "type": kind.__qualname__, "array": self._store(array),
+                    "dtype": str(array.dtype)}
+        if kind in (tuple, list) and depth < 4 and len(value) <= 64:
+            items = [self.encode(item, depth + 1, with_data) for item in value]
+            return {"kind": "sequence", "type": kind.__qualname__, "items": items}
+        return {"kind": "other", "type": type_name}
+
+    def _tensor(self, t: torch.Tensor, type_name: str, with_data: bool) -> dict[str, Any]:
+        item = _element_size(t)
+        storage = _untyped_storage(t)
+        numel = _numel(t)
+        ptr = _data_ptr(t)
+        shape = tuple(_shape(t))
+        stride = tuple(_stride(t))
+        span = 1 + sum((n - 1) * s for n, s in zip(shape, stride, strict=True) if n > 0)
+        grad_fn = _grad_fn(t)
+        requires_grad = bool(_requires_grad(t))
+        is_leaf = bool(_is_leaf(t))
+        facts: dict[str, Any] = {
+            "kind": "tensor",
+            "type": type_name,
+            "dtype": str(_dtype(t)),
+            "shape": shape,
+            "stride": stride,
+            "storage_offset": _storage_offset(t),
+            "device": str(_device(t)),
+            "requires_grad": requires_grad,
+            "is_leaf": is_leaf,
+            "grad_fn": None if grad_fn is None else type(grad_fn).__name__,
+            "version": int(_version(t)),
+            "data_ptr": ptr,
+            "storage_ptr": storage.data_ptr(),
+            "storage_nbytes": storage.nbytes(),
+            "mem": (ptr, ptr + span * item) if numel else (ptr, ptr),
+            "contiguous": bool(_is_contiguous(t)),
+            "nbytes": numel * item,
+        }
+        if with_data:
+            array = self._tensor_data(t) if numel * item <= self.budget else None
+            if array is None and numel * item > self.budget:
+                facts["kind"] = "too_large"
+            elif array is None:
+                facts["kind"] = "other"
+                facts["type"] = f"{type_name} with layout {_layout(t)}"
+            else:
+                facts["array"] = self._store(array)
+                if facts["array"] is None:
+                    facts["kind"] = "too_large"
+            grad = _grad(t) if is_leaf and requires_grad else None
+            if grad is not None:
+                facts["grad"] = self.encode(grad)
+        return facts
+
+    @staticmethod
+    def _tensor_data(t: torch.Tensor) -> np.ndarray | None:
+        if _layout(t) != torch.strided or _is_quantized(t) or _device(t).type == "meta":
+            return None
+        data = _cpu(_resolve_neg(_resolve_conj(_detach(t))))
+        if _dtype(data) == torch.bfloat16:
+            data = _float(data)
+        return _np_array(_to_numpy(data), copy=True)
+
+    def _ndarray(self, a: np.ndarray, type_name: str, with_data: bool) -> dict[str, Any]:
+        if a.dtype.kind not in NUMERIC_KINDS:
+            return {"kind": "other", "type": f"{type_name} of dtype {a.dtype}"}
+        low, high = _byte_bounds(a) if a.size else (0, 0)
+        facts: dict[str, Any] = {
+            "kind": "ndarray",
+            "type": type_name,
+            "dtype": str(a.dtype),
+            "shape": tuple(a.shape),
+            "stride": tuple(s // a.itemsize for s in a.strides),
+            "data_ptr": int(a.__array_interface__["data"][0]),
+            "mem": (int(low), int(high)),
+            "contiguous": bool(a.flags.c_contiguous),
+            "nbytes": int(a.nbytes),
+        }
+        if with_data:
+            index = self._store(_np_array(a, copy=True))
+            if index is None:
+                facts["kind"] = "too_large"
+            facts["array"] = index
+        return facts
+
+
+def rng_fingerprints() -> dict[str, str]:
+    """Hashes of the global random states that a learner's function must leave alone."""
+    np_state: Any = _numpy_rng_state()
+    return {
+        "torch": hashlib.sha256(_to_numpy(_torch_rng_state()).tobytes()).hexdigest(),
+        "numpy": hashlib.sha256(repr(np_state[2:]).encode() + np_state[1].tobytes()).hexdigest(),
+        "random": hashlib.sha256(repr(random.getstate()).encode()).hexdigest(),
+    }
+
+
+def pack(header: dict[str, Any], arrays: list[np.ndarray]) -> bytes:
+    """One observation as ``.npz`` bytes: the header as UTF-8 JSON, then the arrays."""
+    buffer = io.BytesIO()
+    payload = {"header": np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)}
+    payload.update({f"a{i}": array for i, array in enumerate(arrays)})
+    np.savez(buffer, **payload)  # type: ignore[arg-type]
+    return buffer.getvalue()
+
+
+# ---------------------------------------------------------------------------------------------
+# Decoding (runs on the trusted side)
+
+
+def unpack(payload: bytes, max_bytes: int) -> tuple[dict[str, Any], dict[int, np.ndarray]]:
+    """Load an ``.npz`` payload without pickle; only numeric arrays are accepted."""
+    if len(payload) > max_bytes:
+        raise ObservationError(f"observation of {len(payload)} bytes exceeds {max_bytes}")
+    try:
+        with np.load(io.BytesIO(payload), allow_pickle=False) as archive:
+            names = list(archive.files)
+            if "header" not in names:
+                raise ObservationError("observation has no header")
+            header = json.loads(archive["header"].tobytes().decode())
+            arrays: dict[int, np.ndarray] = {}
+            for name in names:
+                if name == "header":
+                    continue
+                if not (name.startswith("a") and name[1:].isdigit()):
+                    raise ObservationError(f"unexpected entry {name!r}")
+                array = archive[name]
+                if array.dtype.kind not in NUMERIC_KINDS or array.dtype.hasobject:
+                    raise ObservationError(f"array {name} has non-numeric dtype {array.dtype}")
+                arrays[int(name[1:])] = array
+    except ObservationError:
+        raise
+    except Exception as exc:  # a corrupt zip or JSON is the sandbox's fault, never ours
+        raise ObservationError(f"unreadable observation: {exc}") from exc
+    if not isinstance(header, dict):
+        raise ObservationError("observation header is not a mapping")
+    return header, arrays
+
+
+def _value(facts: ValueFacts | None, arrays: dict[int, np.ndarray]) -> Value | None:
+    if facts is None:
+        return None
+    data = arrays.get(facts.array) if facts.array is not None else None
+    if data is not None and facts.shape is not None and tuple(data.shape) != facts.shape:
+        raise ObservationError("array shape disagrees with its facts")
+    items = tuple(v for v in (_value(i, arrays) for i in facts.items or ()) if v is not None)
+    return Value(facts=facts, data=data, items=items, grad=_value(facts.grad, arrays))
+
+
+def decode(header: dict[str, Any], arrays: dict[int, np.ndarray]) -> Observation:
+    """Validate a header against the schema and attach its arrays."""
+    try:
+        parsed = ObservationHeader.model_validate(header)
+    except ValidationError as exc:
+        raise ObservationError(f"observation does not match the schema: {exc}") from exc
+    grads: dict[str, Value | None] = {}
+    if parsed.grad_of_sum is not None:
+        grads = {k: _value(v, arrays) for k, v in parsed.grad_of_sum.grads.items()}
+    return Observation(
+        header=parsed,
+        result=_value(parsed.result, arrays),
+        inputs_after={k: v for k, f in parsed.inputs_after.items()
+                      if (v := _value(f, arrays)) is not None},
+        grads=grads,
+    )

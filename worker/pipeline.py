@@ -1,0 +1,291 @@
+"""The trusted grading pipeline: cases → reference → learner (elsewhere) → checks → verdict.
+
+Learner code never runs here. The reference solution does (it is trusted), on inputs generated
+from each case's seed; the learner's function runs in a :class:`~worker.runner.Runner` on the
+same inputs and sends back observations as data. Checks compare the two; misconceptions turn
+failures into hints; weights turn results into a score.
+
+Visible and hidden cases run in separate runs, so that whatever the learner's code prints while
+it holds a hidden case's inputs never reaches the learner.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from worker.cases import build_inputs, describe_input
+from worker.checks.base import CheckContext, CheckOutcome, call_check, get_check
+from worker.devices import resolve_device
+from worker.invocation import invoke
+from worker.misconceptions import recognise
+from worker.observation import Encoder, Observation, Value, decode
+from worker.protocol import CaseReport, CaseStatus, CheckResult, Verdict
+from worker.reference import load_reference, reference_function
+from worker.runner import Job, Limits, Runner, RunOutcome
+from worker.spec import CaseSpec, Exercise, ExerciseError, ExerciseLibrary
+
+MAX_SOURCE_BYTES = 256 * 1024
+REFERENCE_OBSERVATION_BYTES = 256 * 2**20
+
+
+class GraderError(Exception):
+    """The grader (or an exercise) is at fault, not the learner."""
+
+
+@dataclass
+class Expected:
+    """The trusted side's view of one case: original inputs and the reference's observation."""
+
+    case: CaseSpec
+    originals: dict[str, Value]
+    observation: Observation
+    twins: dict[str, Value | None] = field(default_factory=dict)
+
+
+def _observe(fn: Callable[..., Any], case: CaseSpec, device: str, probes: tuple[str, ...]) -> (
+    Observation
+):
+    header, encoder = invoke(fn, case.name, build_inputs(case, device), probes,
+                             REFERENCE_OBSERVATION_BYTES)
+    return decode(header, dict(enumerate(encoder.arrays)))
+
+
+def _originals(case: CaseSpec, device: str) -> dict[str, Value]:
+    encoder = Encoder(REFERENCE_OBSERVATION_BYTES)
+    header = {name: encoder.encode(value) for name, value in build_inputs(case, device).items()}
+    observation = decode(
+        {"case": case.name, "status": "returned", "inputs_after": header},
+        dict(enumerate(encoder.arrays)),
+    )
+    return observation.inputs_after
+
+
+def _syntax_error(source: str) -> str | None:
+    if len(source.encode("utf-8", errors="replace")) > MAX_SOURCE_BYTES:
+        return f"your code is larger than {MAX_SOURCE_BYTES // 1024} KB"
+    try:
+        compile(source, "submission.py", "exec", dont_inherit=True)
+    except SyntaxError as exc:
+        line = (exc.text or "").rstrip("\n")
+        pointer = " " * max((exc.offset or 1) - 1, 0) + "^" if line else ""
+        return f"SyntaxError on line {exc.lineno}: {exc.msg}\n    {line}\n    {pointer}".rstrip()
+    except ValueError as exc:  # e.g. null bytes in the source
+        return f"your code cannot be read as Python: {exc}"
+    return None
+
+
+def _case_status(run: RunOutcome, case: str, observation: Observation | None) -> tuple[
+    CaseStatus, str
+]:
+    """What happened to one case, in the learner's words."""
+    if observation is not None:
+        error = observation.header.error
+        if error is None:
+            return "returned", ""
+        if error.type == "MemoryError":
+            return "memory_limit", "your function ran out of memory (MemoryError)"
+        return "raised", f"your function raised {error.type}: {error.message}"
+    if run.load_error is not None:
+        error = run.load_error
+        if error.type == "MissingFunction":
+            return "not_run", f"not run: {error.message}"
+        return "not_run", f"not run: loading your code raised {error.type}: {error.message}"
+    if run.running_case == case:
+        status: CaseStatus = {
+            "timeout": "timeout", "memory_limit": "memory_limit", "output_limit": "output_limit",
+        }.get(run.status, "crashed")  # type: ignore[assignment]
+        return status, f"{run.message} (during this case)"
+    if run.status == "completed":
+        return "not_run", "not run"
+    return "not_run", f"not run: an earlier problem ended the run ({run.message})"
+
+
+class Pipeline:
+    """Grades submissions for the exercises of one library with one runner."""
+
+    def __init__(self, library: ExerciseLibrary, runner: Runner) -> None:
+        self.library = library
+        self.runner = runner
+
+    def grade(self, exercise: Exercise | str, source: str) -> Verdict:
+        """Grade ``source`` against an exercise. Learner faults become failed checks with
+        messages; exercise faults raise :class:`GraderError`."""
+        if isinstance(exercise, str):
+            exercise = self.library.load(exercise)
+        syntax = _syntax_error(source)
+        if syntax is not None:
+            return self._unrunnable(exercise, syntax)
+        device = resolve_device(exercise.device)
+        try:
+            expected = self._expected(exercise, device)
+        except ExerciseError as exc:
+            raise GraderError(str(exc)) from exc
+        runs = {}
+        notices: list[str] = []
+        stdout = ""
+        for visible in (True, False):
+            cases = tuple(c for c in exercise.cases if c.visible == visible)
+            if not cases:
+                continue
+            job = Job(
+                source=source,
+                function=exercise.function,
+                cases=cases,
+                device=device,
+                probes={c.name: self._probes(exercise, c) for c in cases},
+                limits=Limits(time_s=exercise.time_limit_s),
+            )
+            run = self.runner.run(job)
+            notices.extend(n for n in run.notices if n not in notices)
+            for case in cases:
+                runs[case.name] = run
+            if visible:
+                stdout = run.stdout
+        return self._verdict(exercise, expected, runs, stdout, notices, device)
+
+    @staticmethod
+    def _probes(exercise: Exercise, case: CaseSpec) -> tuple[str, ...]:
+        wanted: set[str] = set()
+        for spec in exercise.checks_for(case):
+            wanted.update(get_check(spec.name).probes)
+        return tuple(sorted(wanted))
+
+    def _expected(self, exercise: Exercise, device: str) -> dict[str, Expected]:
+        module = load_reference(self.library.reference_path(exercise.slug))
+        fn = reference_function(module, exercise.function)
+        result = {}
+        for case in exercise.cases:
+            observation = _observe(fn, case, device, self._probes(exercise, case))
+            if observation.header.error is not None:
+                error = observation.header.error
+                raise ExerciseError(
+                    f"{exercise.slug}: the reference raised on case {case.name!r}: "
+                    f"{error.type}: {error.message}\n{error.traceback}"
+                )
+            result[case.name] = Expected(case, _originals(case, device), observation)
+        return result
+
+    def _twin(self, exercise: Exercise, expected: Expected, name: str, device: str) -> (
+        Value | None
+    ):
+        if name not in expected.twins:
+            module = load_reference(self.library.reference_path(exercise.slug))
+            fn = reference_function(module, name)
+            expected.twins[name] = _observe(fn, expected.case, device, ()).result
+        return expected.twins[name]
+
+    def _verdict(
+        self,
+        exercise: Exercise,
+        expected: dict[str, Expected],
+        runs: dict[str, RunOutcome],
+        stdout: str,
+        notices: list[str],
+        device: str,
+    ) -> Verdict:
+        items: list[tuple[CheckResult, float]] = []
+        reports: list[CaseReport] = []
+        for case in exercise.cases:
+            run = runs[case.name]
+            got = run.observations.get(case.name)
+            status, case_message = _case_status(run, case.name, got)
+            if got is not None and got.header.error is not None and got.header.error.traceback:
+                case_message += "\n" + got.header.error.traceback.rstrip()
+            reports.append(CaseReport(
+                name=case.name,
+                visible=case.visible,
+                status=status,
+                message=case_message,
+                inputs=self._shown_inputs(case, device) if case.visible else {},
+                duration_s=None if got is None else round(got.header.duration_s, 6),
+            ))
+            for spec in exercise.checks_for(case):
+                outcome: CheckOutcome | None = None
+                if status == "returned" and got is not None:
+                    ctx = CheckContext(case, got, expected[case.name].observation,
+                                       expected[case.name].originals, device)
+                    try:
+                        outcome = call_check(spec.name, ctx, spec.args)
+                    except TypeError as exc:  # wrong args in exercise.yaml
+                        raise GraderError(f"{exercise.slug}: check {spec.key}: {exc}") from exc
+                    passed, message = outcome.passed, outcome.message
+                else:
+                    passed, message = False, case_message.split("\n")[0]
+                names: list[str] = []
+                if not passed:
+                    here = expected[case.name]
+
+                    def twin(name: str, here: Expected = here) -> Value | None:
+                        return self._twin(exercise, here, name, device)
+
+                    for m in exercise.misconceptions:
+                        if m.check == spec.key and recognise(m, outcome, got, twin, device):
+                            names.append(m.id)
+                            message += f"\nHint: {m.hint.strip()}"
+                items.append((CheckResult(
+                    name=spec.key, case=case.name, visible=case.visible, passed=passed,
+                    score=0.0, max_score=0.0, message=message, misconceptions=names,
+                    extra_credit=spec.extra_credit,
+                ), spec.weight))
+        return self._scored(exercise, items, reports, stdout, notices, _run_error(runs))
+
+    @staticmethod
+    def _shown_inputs(case: CaseSpec, device: str) -> dict[str, str]:
+        return {name: describe_input(v) for name, v in build_inputs(case, device).items()}
+
+    @staticmethod
+    def _scored(
+        exercise: Exercise,
+        items: list[tuple[CheckResult, float]],
+        reports: list[CaseReport],
+        stdout: str,
+        notices: list[str],
+        error: str | None,
+    ) -> Verdict:
+        total = sum(w for r, w in items if not r.extra_credit)
+        score = 0.0
+        for result, weight in items:
+            share = round(exercise.points * weight / total, 4)
+            result.max_score = 0.0 if result.extra_credit else share
+            result.score = share if result.passed else 0.0
+            score += result.score
+        all_passed = all(r.passed for r, _ in items if not r.extra_credit)
+        return Verdict(
+            exercise=exercise.slug,
+            status="passed" if all_passed else "failed",
+            # Rounded shares can sum to a hair under the points; full marks are full marks.
+            score=exercise.points if all_passed else round(score, 2),
+            max_score=exercise.points,
+            checks=[r for r, _ in items],
+            cases=reports,
+            stdout=stdout,
+            error=error,
+            content_hash=exercise.content_hash,
+            notices=notices,
+        )
+
+    def _unrunnable(self, exercise: Exercise, error: str) -> Verdict:
+        items = [
+            (CheckResult(name=spec.key, case=case.name, visible=case.visible, passed=False,
+                         score=0.0, max_score=0.0, message=error.split("\n")[0],
+                         extra_credit=spec.extra_credit), spec.weight)
+            for case in exercise.cases for spec in exercise.checks_for(case)
+        ]
+        reports = [CaseReport(name=c.name, visible=c.visible, status="not_run",
+                              message="not run: your code cannot be compiled")
+                   for c in exercise.cases]
+        return self._scored(exercise, items, reports, "", [], error)
+
+
+def _run_error(runs: dict[str, RunOutcome]) -> str | None:
+    """The submission-level problem to report, if any: a load error or a run that ended early."""
+    for run in runs.values():
+        if run.load_error is not None:
+            e = run.load_error
+            if e.type == "MissingFunction":
+                return e.message
+            return f"loading your code raised {e.type}: {e.message}\n{e.traceback}".rstrip()
+    problems = sorted({r.message for r in runs.values() if r.status != "completed"})
+    return "; ".join(problems) or None

@@ -1,0 +1,282 @@
+"""Running learner code away from the process that grades it.
+
+A :class:`Runner` takes a :class:`Job` (the learner's source, the function, the cases) and
+returns a :class:`RunOutcome`: observations as validated data, captured output, and how the
+run ended. :class:`ProcessRunner` starts a fresh Python per job with resource limits; the
+hardened sandbox (:mod:`worker.sandbox`) implements the same protocol.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import resource
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal, Protocol
+
+from worker.harness.frames import FrameReader
+from worker.observation import ErrorFacts, Observation, ObservationError, decode, unpack
+from worker.spec import CaseSpec
+
+RunStatus = Literal[
+    "completed", "load_error", "timeout", "memory_limit", "output_limit", "crashed",
+    "protocol_error",
+]
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Resource limits of one run."""
+
+    time_s: float = 5.0
+    memory_bytes: int = 4 * 2**30
+    output_bytes: int = 64 * 2**10
+    observation_bytes: int = 64 * 2**20
+    open_files: int = 256
+    # How long the process may take to be ready for the learner's code (interpreter start,
+    # imports); the time limit proper starts when it is.
+    startup_s: float = 60.0
+
+
+@dataclass(frozen=True)
+class Job:
+    """One run of learner code: the source, the function and the cases to call it on."""
+
+    source: str
+    function: str
+    cases: tuple[CaseSpec, ...]
+    device: str = "cpu"
+    probes: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    limits: Limits = Limits()
+
+    def payload(self, source_path: str) -> bytes:
+        """The job as the harness reads it on stdin."""
+        return json.dumps({
+            "source_path": source_path,
+            "function": self.function,
+            "cases": [c.model_dump() for c in self.cases],
+            "device": self.device,
+            "probes": {k: list(v) for k, v in self.probes.items()},
+            "max_observation_bytes": self.limits.observation_bytes,
+        }).encode()
+
+
+@dataclass
+class RunOutcome:
+    """How a run ended, what it observed (by case name) and what it printed."""
+
+    status: RunStatus
+    observations: dict[str, Observation] = field(default_factory=dict)
+    stdout: str = ""
+    message: str = ""
+    load_error: ErrorFacts | None = None
+    running_case: str | None = None
+    notices: list[str] = field(default_factory=list)
+
+
+class Runner(Protocol):
+    """Runs a job somewhere the grading process is safe from it."""
+
+    def run(self, job: Job) -> RunOutcome:
+        """Run the job to completion or to its limits; never raises on learner behaviour."""
+        ...
+
+
+class OutcomeBuilder:
+    """Turns the frames a harness sent into a RunOutcome (shared by every runner)."""
+
+    def __init__(self, limits: Limits) -> None:
+        self.limits = limits
+        self.reader = FrameReader(limits.observation_bytes + 2**20)
+        self.outcome = RunOutcome(status="crashed")
+        self.done = False
+        self.loaded = False
+        self.ready_at: float | None = None
+
+    def feed(self, data: bytes) -> None:
+        """Consume bytes from the result channel; a malformed frame ends in protocol_error."""
+        for payload in self.reader.feed(data):
+            header, arrays = unpack(payload, self.limits.observation_bytes + 2**20)
+            kind = header.get("type")
+            if kind == "ready":
+                self.ready_at = time.monotonic()
+            elif kind == "loaded":
+                self.loaded = True
+            elif kind == "load_error":
+                self.outcome.load_error = ErrorFacts.model_validate(header.get("error"))
+                self.done = True
+            elif kind == "start":
+                self.outcome.running_case = str(header.get("case"))
+            elif kind == "case":
+                observation = decode(header.get("observation") or {}, arrays)
+                self.outcome.observations[observation.header.case] = observation
+                self.outcome.running_case = None
+            elif kind == "done":
+                self.done = True
+            else:
+                raise ObservationError(f"unknown frame type {kind!r}")
+
+    def finish(self, status: RunStatus | None, message: str = "") -> RunOutcome:
+        """Settle the final status: an explicit one, else what the frames showed."""
+        outcome = self.outcome
+        if status is not None:
+            outcome.status, outcome.message = status, message
+        elif outcome.load_error is not None:
+            outcome.status = "load_error"
+        elif self.done:
+            outcome.status = "completed"
+        else:
+            outcome.status = "crashed"
+            outcome.message = message or "the process ended before all cases had run"
+        return outcome
+
+
+def _limit_resources(limits: Limits) -> None:
+    # Runs in the child between fork and exec.
+    cpu = int(limits.time_s + limits.startup_s) + 1
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
+    resource.setrlimit(resource.RLIMIT_AS, (limits.memory_bytes, limits.memory_bytes))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limits.output_bytes * 4, limits.output_bytes * 4))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    resource.setrlimit(resource.RLIMIT_NOFILE, (limits.open_files, limits.open_files))
+
+
+def scrubbed_environment(home: str) -> dict[str, str]:
+    """The only environment learner code sees: no secrets, single-threaded math libraries."""
+    return {
+        "PATH": "/usr/bin:/bin",
+        "HOME": home,
+        "LANG": "C.UTF-8",
+        "OMP_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+        "OPENBLAS_NUM_THREADS": "1",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTHONHASHSEED": "0",
+    }
+
+
+def read_capped(path: Path, limit: int) -> tuple[str, bool]:
+    """The first ``limit`` bytes of a file as text (invalid UTF-8 replaced), and whether it was cut.
+
+    Never follows a symlink planted where the file should be.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError:
+        return "", False
+    with os.fdopen(fd, "rb") as handle:
+        data = handle.read(limit + 1)
+    return data[:limit].decode("utf-8", errors="replace"), len(data) > limit
+
+
+def signal_status(returncode: int, limits: Limits) -> tuple[RunStatus, str] | None:
+    """The status a learner is told for a child killed by a signal."""
+    if returncode >= 0:
+        return None
+    sig = -returncode
+    if sig == signal.SIGXFSZ:
+        return "output_limit", f"your code wrote more than {limits.output_bytes} bytes"
+    if sig == signal.SIGXCPU:
+        return "timeout", f"your code used more than {limits.time_s:g} s of CPU time"
+    name = signal.Signals(sig).name if sig in signal.Signals._value2member_map_ else str(sig)
+    return "crashed", f"the process was killed by signal {name}"
+
+
+class ProcessRunner:
+    """Runs each job in a fresh Python process with rlimits, a scrubbed environment, its own
+    session (so the whole group can be killed) and a wall-clock timer.
+
+    Slow (a fresh ``import torch`` per job) and without kernel isolation: the hardened sandbox
+    replaces it in production. It stays as the portable fallback and for development.
+    """
+
+    def run(self, job: Job) -> RunOutcome:
+        """Run ``job`` in a child process; see :class:`Runner`."""
+        workdir = Path(tempfile.mkdtemp(prefix="grader-job-"))
+        try:
+            return self._run(job, workdir)
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+    def _run(self, job: Job, workdir: Path) -> RunOutcome:
+        limits = job.limits
+        source_path = workdir / "submission.py"
+        source_path.write_text(job.source, encoding="utf-8")
+        output_path = workdir / "output.txt"
+        read_end, write_end = os.pipe()
+        builder = OutcomeBuilder(limits)
+        with open(output_path, "wb") as output:
+            child = subprocess.Popen(
+                [sys.executable, "-I", "-m", "worker.harness", str(write_end)],
+                stdin=subprocess.PIPE,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                pass_fds=(write_end,),
+                cwd=workdir,
+                env=scrubbed_environment(str(workdir)),
+                start_new_session=True,
+                preexec_fn=lambda: _limit_resources(limits),
+            )
+        os.close(write_end)
+        status: RunStatus | None = None
+        message = ""
+        try:
+            assert child.stdin is not None
+            try:
+                child.stdin.write(job.payload(str(source_path)))
+                child.stdin.close()
+            except BrokenPipeError:
+                pass
+            status, message = self._collect(read_end, builder, limits)
+        finally:
+            os.close(read_end)
+            _kill_group(child)
+        if status is None:
+            status, message = signal_status(child.returncode, limits) or (None, "")
+            if status is None and not builder.done:
+                message = f"the process exited with status {child.returncode} before finishing"
+        stdout, cut = read_capped(output_path, limits.output_bytes)
+        outcome = builder.finish(status, message)
+        outcome.stdout = stdout + ("\n[output cut: over the limit]" if cut else "")
+        return outcome
+
+    @staticmethod
+    def _collect(
+        fd: int, builder: OutcomeBuilder, limits: Limits
+    ) -> tuple[RunStatus | None, str]:
+        startup_deadline = time.monotonic() + limits.startup_s
+        while True:
+            if builder.ready_at is None:
+                remaining = startup_deadline - time.monotonic()
+                if remaining <= 0:
+                    return "crashed", "the grading process did not start in time"
+            else:
+                remaining = builder.ready_at + limits.time_s - time.monotonic()
+                if remaining <= 0:
+                    return "timeout", f"your code did not finish within {limits.time_s:g} s"
+            ready, _, _ = select.select([fd], [], [], remaining)
+            if not ready:
+                continue
+            data = os.read(fd, 1 << 20)
+            if not data:
+                return None, ""
+            try:
+                builder.feed(data)
+            except (ObservationError, ValueError) as exc:
+                return "protocol_error", f"the sandbox sent malformed data: {exc}"
+
+
+def _kill_group(child: subprocess.Popen[bytes]) -> None:
+    # The learner may have forked; kill the whole session, then reap our child.
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(child.pid, signal.SIGKILL)
+    child.wait()

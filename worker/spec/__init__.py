@@ -1,0 +1,29 @@
+"""Exercise specifications: the models of ``exercise.yaml`` and the library that loads them.
+
+Importable by the web process: nothing here imports torch, NumPy or OpenCV.
+"""
+
+from worker.spec.library import ExerciseLibrary, default_library_root
+from worker.spec.model import (
+    MODULES,
+    CaseSpec,
+    CheckSpec,
+    Exercise,
+    ExerciseError,
+    GoldenSpec,
+    MisconceptionSpec,
+    Module,
+)
+
+__all__ = [
+    "MODULES",
+    "CaseSpec",
+    "CheckSpec",
+    "Exercise",
+    "ExerciseError",
+    "ExerciseLibrary",
+    "GoldenSpec",
+    "MisconceptionSpec",
+    "Module",
+    "default_library_root",
+]

@@ -1,0 +1,140 @@
+"""Finding and loading exercises from a course folder.
+
+A course folder holds ``exercises/<slug>/`` (``exercise.yaml``, ``statement.md``, ``starter.py``,
+golden submissions) and ``reference/<slug>.py``. The shipped course is the repository root; an
+instructor points the grader at their own with ``--exercises DIR`` or ``GRADER_EXERCISES_DIR``.
+DIR may be the course folder itself or its ``exercises/`` folder (then the references are read
+from the sibling ``reference/`` folder).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from worker.spec.model import MODULE_KEYS, SLUG_PATTERN, Exercise, ExerciseError
+
+EXERCISE_FILE = "exercise.yaml"
+
+
+def default_library_root() -> Path:
+    """The course shipped with the grader: the repository this package was installed from."""
+    return Path(__file__).resolve().parents[2]
+
+
+class ExerciseLibrary:
+    """The exercises of one course folder, loaded and validated on demand."""
+
+    def __init__(self, root: Path | str | None = None) -> None:
+        path = Path(root) if root is not None else default_library_root()
+        path = path.resolve()
+        if (path / "exercises").is_dir():
+            self.exercises_dir = path / "exercises"
+            self.reference_dir = path / "reference"
+        elif path.is_dir():
+            self.exercises_dir = path
+            self.reference_dir = path.parent / "reference"
+        else:
+            raise ExerciseError(f"{path}: no such folder of exercises")
+
+    def slugs(self) -> list[str]:
+        """Slugs of every folder holding an ``exercise.yaml``, sorted by name."""
+        return sorted(
+            p.name
+            for p in self.exercises_dir.iterdir()
+            if p.is_dir() and (p / EXERCISE_FILE).is_file() and SLUG_PATTERN.fullmatch(p.name)
+        )
+
+    def __contains__(self, slug: object) -> bool:
+        return isinstance(slug, str) and slug in self.slugs()
+
+    def load(self, slug: str) -> Exercise:
+        """Load one exercise; a malformed one raises ExerciseError naming the file and field."""
+        if not SLUG_PATTERN.fullmatch(slug):
+            raise ExerciseError(f"{slug!r} is not an exercise slug")
+        return load_exercise(self.exercises_dir / slug, self.reference_path(slug))
+
+    def load_all(self) -> list[Exercise]:
+        """Every exercise, in the course notebook's order (module, then order, then slug)."""
+        exercises = [self.load(slug) for slug in self.slugs()]
+        return sorted(exercises, key=lambda e: (MODULE_KEYS.index(e.module), e.order, e.slug))
+
+    def reference_path(self, slug: str) -> Path:
+        """Where the reference solution of ``slug`` lives (never shown to learners)."""
+        return self.reference_dir / f"{slug}.py"
+
+    def __iter__(self) -> Iterator[Exercise]:
+        return iter(self.load_all())
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ExerciseError(f"{path}: file is missing") from exc
+    except yaml.YAMLError as exc:
+        raise ExerciseError(f"{path}: not valid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ExerciseError(f"{path}: expected a mapping at the top level")
+    return data
+
+
+def _describe(error: ValidationError) -> str:
+    lines = []
+    for item in error.errors():
+        where = ".".join(str(part) for part in item["loc"]) or "(top level)"
+        lines.append(f"field {where}: {item['msg']}")
+    return "; ".join(lines)
+
+
+def load_exercise(folder: Path, reference: Path) -> Exercise:
+    """Parse and validate ``folder/exercise.yaml`` and the files it names."""
+    yaml_path = folder / EXERCISE_FILE
+    data = _read_yaml(yaml_path)
+    for field in ("statement", "starter", "folder", "content_hash"):
+        if field in data:
+            raise ExerciseError(f"{yaml_path}: field {field}: set by the loader, not the YAML")
+    try:
+        exercise = Exercise.model_validate(data)
+    except ValidationError as exc:
+        raise ExerciseError(f"{yaml_path}: {_describe(exc)}") from exc
+    if exercise.slug != folder.name:
+        raise ExerciseError(
+            f"{yaml_path}: field slug: {exercise.slug!r} differs from its folder {folder.name!r}"
+        )
+    files = {"statement": folder / "statement.md", "starter": folder / "starter.py"}
+    texts = {}
+    for field, path in files.items():
+        if not path.is_file():
+            raise ExerciseError(f"{path}: file is missing ({field})")
+        texts[field] = path.read_text(encoding="utf-8")
+    for golden in exercise.golden:
+        golden_path = folder / golden.file
+        if not _inside(golden_path, folder) or not golden_path.is_file():
+            raise ExerciseError(f"{yaml_path}: field golden.file: {golden.file!r} is missing")
+    if not reference.is_file():
+        raise ExerciseError(f"{reference}: the reference solution is missing")
+    return exercise.model_copy(
+        update={**texts, "folder": folder, "content_hash": content_hash(folder, reference)}
+    )
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    return path.resolve().is_relative_to(folder.resolve())
+
+
+def content_hash(folder: Path, reference: Path) -> str:
+    """A hash of every file of the exercise and its reference: results record it for regrading."""
+    digest = hashlib.sha256()
+    paths = sorted(p for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+    for path in [*paths, reference]:
+        digest.update(str(path.relative_to(path.parent if path == reference else folder)).encode())
+        digest.update(b"\0")
+        digest.update(path.read_bytes())
+        digest.update(b"\0")
+    return digest.hexdigest()[:16]

@@ -1,0 +1,103 @@
+"""Proving an exercise before it goes live (``grader exercises validate``).
+
+For every exercise: its checks exist; the reference solution, graded like a submission, gets
+full marks; every golden alternative correct solution gets full marks; every golden wrong
+submission loses points on the checks it targets and its feedback names its misconceptions;
+and every misconception is exercised by some golden wrong submission.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from worker.checks.base import UnknownCheckError, get_check
+from worker.devices import resolve_device
+from worker.pipeline import GraderError, Pipeline
+from worker.reference import load_reference, reference_function
+from worker.spec import Exercise, ExerciseError, GoldenSpec
+
+
+@dataclass
+class ValidationReport:
+    """What validating one exercise found: a line per submission graded, and the problems."""
+
+    slug: str
+    lines: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True when the exercise may go live."""
+        return not self.problems
+
+
+def _static_problems(pipeline: Pipeline, exercise: Exercise) -> list[str]:
+    problems = []
+    for spec in exercise.checks:
+        try:
+            get_check(spec.name)
+        except UnknownCheckError as exc:
+            problems.append(str(exc.args[0]))
+    try:
+        module = load_reference(pipeline.library.reference_path(exercise.slug))
+        reference_function(module, exercise.function)
+        for m in exercise.misconceptions:
+            if m.output_matches:
+                reference_function(module, m.output_matches)
+    except ExerciseError as exc:
+        problems.append(str(exc))
+    named = {m for g in exercise.golden for m in g.misconceptions}
+    for m in exercise.misconceptions:
+        if m.id not in named:
+            problems.append(f"misconception {m.id!r} is named by no golden wrong submission")
+    if not any(g.expect == "correct" for g in exercise.golden):
+        problems.append("no golden alternative correct solution")
+    return problems
+
+
+def validate_exercise(pipeline: Pipeline, exercise: Exercise) -> ValidationReport:
+    """Validate one exercise by grading its reference and golden submissions."""
+    report = ValidationReport(exercise.slug)
+    report.problems += _static_problems(pipeline, exercise)
+    if report.problems:
+        return report
+    reference = pipeline.library.reference_path(exercise.slug).read_text(encoding="utf-8")
+    submissions: list[tuple[str, str, str, GoldenSpec | None]] = [
+        ("reference", "correct", reference, None)
+    ]
+    device = resolve_device(exercise.device)
+    submissions += [
+        (g.file, g.expect, (exercise.folder / g.file).read_text(encoding="utf-8"), g)
+        for g in exercise.golden
+        if not g.devices or device in g.devices
+    ]
+    for label, expect, source, golden in submissions:
+        try:
+            verdict = pipeline.grade(exercise, source)
+        except GraderError as exc:
+            report.problems.append(f"{label}: grading failed: {exc}")
+            continue
+        report.lines.append(f"{label}: {verdict.score:g}/{verdict.max_score:g} ({expect})")
+        failing = [c for c in verdict.checks if not c.passed and not c.extra_credit]
+        if expect == "correct":
+            for check in failing:
+                report.problems.append(
+                    f"{label}: should get full marks but failed {check.name} on case "
+                    f"{check.case}: {check.message}"
+                )
+            continue
+        assert golden is not None
+        if not failing:
+            report.problems.append(f"{label}: a wrong submission got full marks")
+        failed_names = {c.name for c in failing}
+        for target in golden.fails:
+            if target not in failed_names:
+                report.problems.append(f"{label}: should lose points on {target!r} but did not")
+        named = {m for c in failing for m in c.misconceptions}
+        for misconception in golden.misconceptions:
+            if misconception not in named:
+                report.problems.append(
+                    f"{label}: its feedback should name misconception {misconception!r}; "
+                    f"failed checks said: {sorted({c.message for c in failing})[:3]}"
+                )
+    return report
