@@ -1,0 +1,2 @@
+def bgr_to_rgb(img):
+    return img[::-1]

@@ -1,0 +1,5 @@
+import torch
+
+
+def bgr_to_rgb(img):
+    return torch.from_numpy(img).flip(-1)
