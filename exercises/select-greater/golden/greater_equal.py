@@ -1,0 +1,2 @@
+def select_greater(t, threshold):
+    return t[t >= threshold]
