@@ -1,0 +1,5 @@
+import torch
+
+
+def seeded_uniform(shape, seed):
+    return torch.rand(shape, generator=seed)
