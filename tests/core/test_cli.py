@@ -1,0 +1,64 @@
+"""The ``grader`` command as a learner or instructor runs it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+from tests.conftest import FIXTURE_COURSE, ROOT
+
+GOLDEN = FIXTURE_COURSE / "exercises" / "tiny-share" / "golden"
+
+
+def grader(*args: str, cwd: Path = ROOT, stdin: bytes = b"") -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["grader", *args], cwd=cwd, input=stdin.decode(), capture_output=True,
+                          text=True, check=False)
+
+
+def test_check_json_has_the_documented_shape(tmp_path: Path) -> None:
+    out = grader("--exercises", str(FIXTURE_COURSE), "check", "tiny-share",
+                 str(GOLDEN / "copies.py"), "--json", cwd=tmp_path)
+    assert out.returncode == 1
+    verdict = json.loads(out.stdout)
+    assert {"exercise", "status", "score", "max_score", "checks", "stdout", "error"} <= set(
+        verdict)
+    check = verdict["checks"][0]
+    assert {"name", "case", "passed", "score", "max_score", "message"} <= set(check)
+    failed = [c for c in verdict["checks"] if not c["passed"]]
+    assert failed and all("from_numpy(arr)` shares its memory" in c["message"] for c in failed)
+
+
+def test_check_exits_zero_on_full_marks_with_a_readable_report(tmp_path: Path) -> None:
+    out = grader("check", "tiny-share", str(GOLDEN / "as_tensor.py"), "--exercises",
+                 str(FIXTURE_COURSE), cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("tiny-share: 10 / 10 points (full marks)")
+    assert "[PASS] shares_memory" in out.stdout
+
+
+def test_unknown_exercise_is_a_usage_error_listing_known_slugs(tmp_path: Path) -> None:
+    out = grader("check", "nope", str(GOLDEN / "as_tensor.py"), cwd=tmp_path)
+    assert out.returncode == 2
+    assert "unknown exercise 'nope'; known:" in out.stderr
+    assert "share-from-numpy" in out.stderr
+
+
+def test_missing_file_and_bad_usage_exit_two(tmp_path: Path) -> None:
+    assert grader("check", "share-from-numpy", "missing.py", cwd=tmp_path).returncode == 2
+    assert grader("frobnicate", cwd=tmp_path).returncode == 2
+    assert grader("check", cwd=tmp_path).returncode == 2
+
+
+def test_exercises_dir_from_the_environment(tmp_path: Path) -> None:
+    env_run = subprocess.run(["grader", "exercises", "list", "--json"], cwd=tmp_path,
+                             capture_output=True, text=True, check=True,
+                             env={"PATH": __import__("os").environ["PATH"],
+                                  "GRADER_EXERCISES_DIR": str(FIXTURE_COURSE / "exercises")})
+    assert [e["slug"] for e in json.loads(env_run.stdout)] == ["tiny-share"]
+
+
+def test_pasted_code_on_stdin(tmp_path: Path) -> None:
+    out = grader("--exercises", str(FIXTURE_COURSE), "check", "tiny-share", "-", cwd=tmp_path,
+                 stdin=(GOLDEN / "as_tensor.py").read_bytes())
+    assert out.returncode == 0, out.stdout + out.stderr

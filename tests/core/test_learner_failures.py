@@ -1,0 +1,109 @@
+"""A learner's mistakes end as graded failures with clear messages, never as grader crashes."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from worker.pipeline import Pipeline
+from worker.protocol import Verdict
+
+GOOD = "import torch\n\ndef share_from_numpy(arr):\n    return torch.from_numpy(arr)\n"
+
+
+def grade(pipeline: Pipeline, source: str) -> Verdict:
+    return pipeline.grade("tiny-share", source)
+
+
+def statuses(verdict: Verdict) -> dict[str, str]:
+    return {case.name: case.status for case in verdict.cases}
+
+
+def test_reference_like_answer_gets_full_marks(tiny_pipeline: Pipeline) -> None:
+    verdict = grade(tiny_pipeline, GOOD)
+    assert verdict.status == "passed" and verdict.score == verdict.max_score == 10
+    assert verdict.error is None
+
+
+def test_syntax_error_names_the_line(tiny_pipeline: Pipeline) -> None:
+    verdict = grade(tiny_pipeline, "import torch\n\ndef share_from_numpy(arr)\n    return arr\n")
+    assert verdict.status == "failed" and verdict.score == 0
+    assert verdict.error is not None and "SyntaxError on line 3" in verdict.error
+    assert set(statuses(verdict).values()) == {"not_run"}
+
+
+def test_missing_function_is_named(tiny_pipeline: Pipeline) -> None:
+    verdict = grade(tiny_pipeline, "def share_from_nump(arr):\n    return arr\n")
+    assert verdict.score == 0
+    assert verdict.error == "your code does not define `share_from_numpy`"
+    assert all("does not define `share_from_numpy`" in c.message for c in verdict.checks)
+
+
+def test_exception_shows_the_learners_traceback_only(tiny_pipeline: Pipeline) -> None:
+    source = (
+        "def share_from_numpy(arr):\n    return helper(arr)\n\n"
+        "def helper(a):\n    return 1 / 0\n"
+    )
+    verdict = grade(tiny_pipeline, source)
+    assert statuses(verdict) == {"shown": "raised", "secret": "raised"}
+    shown = verdict.cases[0]
+    assert "ZeroDivisionError: division by zero" in shown.message
+    assert 'line 5, in helper' in shown.message
+    assert "worker" not in shown.message and "invocation" not in shown.message
+    assert all(not c.passed for c in verdict.checks)
+
+
+def test_exception_at_import_time_is_reported(tiny_pipeline: Pipeline) -> None:
+    verdict = grade(tiny_pipeline, "import torch\nraise ValueError('boom')\n")
+    assert verdict.score == 0
+    assert verdict.error is not None and "ValueError: boom" in verdict.error
+
+
+def test_wrong_return_type_fails_with_expected_and_got(tiny_pipeline: Pipeline) -> None:
+    verdict = grade(tiny_pipeline, "def share_from_numpy(arr):\n    return arr.tolist()\n")
+    returns = next(c for c in verdict.checks if c.name == "returns")
+    assert not returns.passed
+    assert returns.message == "expected a torch.Tensor, got a list of 2 items"
+
+
+def test_infinite_loop_times_out_within_the_limit(tiny_pipeline: Pipeline) -> None:
+    start = time.monotonic()
+    verdict = grade(tiny_pipeline, "def share_from_numpy(arr):\n    while True:\n        pass\n")
+    elapsed = time.monotonic() - start
+    assert statuses(verdict) == {"shown": "timeout", "secret": "timeout"}
+    assert "did not finish within 2 s" in verdict.cases[0].message
+    assert verdict.score == 0
+    # Two runs of at most 2 s each, plus start-up: nowhere near a hang.
+    assert elapsed < 30
+
+
+def test_infinite_loop_at_import_time_times_out(tiny_pipeline: Pipeline) -> None:
+    verdict = grade(tiny_pipeline, "while True:\n    pass\n")
+    assert verdict.score == 0
+    assert verdict.error is not None and "did not finish" in verdict.error
+
+
+@pytest.mark.parametrize("exit_call", ["sys.exit(0)", "raise SystemExit(0)",
+                                       "raise KeyboardInterrupt", "raise BaseException('x')"])
+def test_exiting_or_interrupting_is_a_failure(tiny_pipeline: Pipeline, exit_call: str) -> None:
+    source = f"import sys\n\ndef share_from_numpy(arr):\n    {exit_call}\n"
+    verdict = grade(tiny_pipeline, source)
+    assert verdict.score == 0
+    assert set(statuses(verdict).values()) == {"raised"}
+
+
+def test_hard_exit_before_returning_is_a_crash(tiny_pipeline: Pipeline) -> None:
+    verdict = grade(tiny_pipeline, "import os\n\ndef share_from_numpy(arr):\n    os._exit(0)\n")
+    assert verdict.score == 0
+    assert set(statuses(verdict).values()) == {"crashed"}
+
+
+def test_hidden_case_output_is_not_shown(tiny_pipeline: Pipeline) -> None:
+    source = "import torch\n\ndef share_from_numpy(arr):\n    print('INPUT', arr.shape)\n" \
+             "    return torch.from_numpy(arr)\n"
+    verdict = grade(tiny_pipeline, source)
+    assert verdict.status == "passed"
+    assert "INPUT (2, 3)" in verdict.stdout  # the visible case's input
+    assert "(3, 2)" not in verdict.stdout  # the hidden case's input never reaches the learner
+    assert verdict.cases[1].inputs == {}
