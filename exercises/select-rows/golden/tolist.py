@@ -1,0 +1,5 @@
+import torch
+
+
+def select_rows(t, rows):
+    return torch.tensor([t[i].tolist() for i in rows])
