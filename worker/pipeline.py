@@ -11,6 +11,7 @@ it holds a hidden case's inputs never reaches the learner.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,6 +29,8 @@ from worker.spec import CaseSpec, Exercise, ExerciseError, ExerciseLibrary
 
 MAX_SOURCE_BYTES = 256 * 1024
 REFERENCE_OBSERVATION_BYTES = 256 * 2**20
+# Reference observations are reused across submissions of an unchanged exercise.
+EXPECTED_CACHE_SIZE = 64
 
 
 class GraderError(Exception):
@@ -41,6 +44,7 @@ class Expected:
     case: CaseSpec
     originals: dict[str, Value]
     observation: Observation
+    shown_inputs: dict[str, str]
     twins: dict[str, Value | None] = field(default_factory=dict)
 
 
@@ -108,6 +112,9 @@ class Pipeline:
     def __init__(self, library: ExerciseLibrary, runner: Runner) -> None:
         self.library = library
         self.runner = runner
+        self._expected_cache: OrderedDict[tuple[str, str, str], dict[str, Expected]] = (
+            OrderedDict()
+        )
 
     def grade(self, exercise: Exercise | str, source: str) -> Verdict:
         """Grade ``source`` against an exercise. Learner faults become failed checks with
@@ -153,6 +160,18 @@ class Pipeline:
         return tuple(sorted(wanted))
 
     def _expected(self, exercise: Exercise, device: str) -> dict[str, Expected]:
+        """The reference's observations, computed once per exercise version and device."""
+        key = (exercise.slug, exercise.content_hash, device)
+        if key in self._expected_cache:
+            self._expected_cache.move_to_end(key)
+            return self._expected_cache[key]
+        expected = self._compute_expected(exercise, device)
+        self._expected_cache[key] = expected
+        while len(self._expected_cache) > EXPECTED_CACHE_SIZE:
+            self._expected_cache.popitem(last=False)
+        return expected
+
+    def _compute_expected(self, exercise: Exercise, device: str) -> dict[str, Expected]:
         module = load_reference(self.library.reference_path(exercise.slug))
         fn = reference_function(module, exercise.function)
         result = {}
@@ -164,7 +183,11 @@ class Pipeline:
                     f"{exercise.slug}: the reference raised on case {case.name!r}: "
                     f"{error.type}: {error.message}\n{error.traceback}"
                 )
-            result[case.name] = Expected(case, _originals(case, device), observation)
+            shown = (
+                {n: describe_input(v) for n, v in build_inputs(case, device).items()}
+                if case.visible else {}
+            )
+            result[case.name] = Expected(case, _originals(case, device), observation, shown)
         return result
 
     def _twin(self, exercise: Exercise, expected: Expected, name: str, device: str) -> (
@@ -198,7 +221,7 @@ class Pipeline:
                 visible=case.visible,
                 status=status,
                 message=case_message,
-                inputs=self._shown_inputs(case, device) if case.visible else {},
+                inputs=expected[case.name].shown_inputs,
                 duration_s=None if got is None else round(got.header.duration_s, 6),
             ))
             for spec in exercise.checks_for(case):
@@ -230,10 +253,6 @@ class Pipeline:
                     extra_credit=spec.extra_credit,
                 ), spec.weight))
         return self._scored(exercise, items, reports, stdout, notices, _run_error(runs))
-
-    @staticmethod
-    def _shown_inputs(case: CaseSpec, device: str) -> dict[str, str]:
-        return {name: describe_input(v) for name, v in build_inputs(case, device).items()}
 
     @staticmethod
     def _scored(
