@@ -1,0 +1,2 @@
+def flat_view(t):
+    return t.flatten().clone()

@@ -1,0 +1,5 @@
+import torch
+
+
+def flat_view(t):
+    return torch.tensor(t.flatten().tolist())
