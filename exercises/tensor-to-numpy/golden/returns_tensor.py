@@ -1,0 +1,2 @@
+def tensor_to_numpy(t):
+    return t
