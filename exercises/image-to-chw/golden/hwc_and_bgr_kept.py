@@ -1,0 +1,5 @@
+import torch
+
+
+def image_to_chw(img):
+    return torch.from_numpy(img).float() / 255

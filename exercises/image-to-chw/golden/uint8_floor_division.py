@@ -1,0 +1,6 @@
+import torch
+
+
+def image_to_chw(img):
+    t = torch.from_numpy(img[..., ::-1].copy()).permute(2, 0, 1)
+    return t // 255
