@@ -1,0 +1,2 @@
+def safe_flatten(t):
+    return t.numpy().flatten()
