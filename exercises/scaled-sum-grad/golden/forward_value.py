@@ -1,0 +1,3 @@
+def scaled_sum_grad(x, k):
+    out = x * k
+    return out.detach()

@@ -1,0 +1,2 @@
+def scaled_sum_grad(x, k):
+    return k

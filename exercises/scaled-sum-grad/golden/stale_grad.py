@@ -1,0 +1,3 @@
+def scaled_sum_grad(x, k):
+    (x * k).sum().backward()
+    return x.grad
