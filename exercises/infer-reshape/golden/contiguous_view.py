@@ -1,0 +1,3 @@
+def infer_reshape(t, rows):
+    # .contiguous() returns t itself when it is already contiguous, so the view shares memory.
+    return t.contiguous().view(rows, -1)
