@@ -1,0 +1,3 @@
+def detach_share(x):
+    x.requires_grad_(False)
+    return x

@@ -1,0 +1,5 @@
+import torch
+
+
+def detach_share(x):
+    return torch.tensor(x)
