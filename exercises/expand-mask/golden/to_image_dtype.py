@@ -1,0 +1,2 @@
+def expand_mask(mask, image):
+    return mask.expand_as(image).to(image.dtype)
