@@ -1,0 +1,2 @@
+def no_grad_scale(x, k):
+    return x.detach() * k
