@@ -1,0 +1,5 @@
+import torch
+
+
+def softplus(x):
+    return torch.log(1 + torch.exp(x))
