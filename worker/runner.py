@@ -21,7 +21,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from worker.harness.frames import FrameReader
 from worker.observation import ErrorFacts, Observation, ObservationError, decode, unpack
@@ -58,16 +58,32 @@ class Job:
     probes: dict[str, tuple[str, ...]] = field(default_factory=dict)
     limits: Limits = Limits()
 
-    def payload(self, source_path: str) -> bytes:
-        """The job as the harness reads it on stdin."""
-        return json.dumps({
+    def _fields(self, source_path: str) -> dict[str, Any]:
+        return {
             "source_path": source_path,
             "function": self.function,
             "cases": [c.model_dump() for c in self.cases],
             "device": self.device,
             "probes": {k: list(v) for k, v in self.probes.items()},
             "max_observation_bytes": self.limits.observation_bytes,
-        }).encode()
+        }
+
+    def payload(self, source_path: str) -> bytes:
+        """The job as the harness reads it on stdin."""
+        return json.dumps(self._fields(source_path)).encode()
+
+    def sandbox_payload(self) -> bytes:
+        """The job as a sandboxed child reads it: with the source (written inside the sandbox,
+        never on the host) and the limits it applies to itself before loading the code."""
+        fields = self._fields("")
+        fields["source"] = self.source
+        fields["limits"] = {
+            "time_s": self.limits.time_s,
+            "memory_bytes": self.limits.memory_bytes,
+            "output_bytes": self.limits.output_bytes,
+            "open_files": self.limits.open_files,
+        }
+        return json.dumps(fields).encode()
 
 
 @dataclass
@@ -92,10 +108,15 @@ class Runner(Protocol):
 
 
 class OutcomeBuilder:
-    """Turns the frames a harness sent into a RunOutcome (shared by every runner)."""
+    """Turns the frames a harness sent into a RunOutcome (shared by every runner).
 
-    def __init__(self, limits: Limits) -> None:
+    Frames come from the learner's process, so they are checked: in order, for the job's own
+    cases only, each case at most once. Anything else is a protocol error.
+    """
+
+    def __init__(self, limits: Limits, cases: tuple[str, ...] | None = None) -> None:
         self.limits = limits
+        self.cases = cases
         self.reader = FrameReader(limits.observation_bytes + 2**20)
         self.outcome = RunOutcome(status="crashed")
         self.done = False
@@ -115,15 +136,25 @@ class OutcomeBuilder:
                 self.outcome.load_error = ErrorFacts.model_validate(header.get("error"))
                 self.done = True
             elif kind == "start":
-                self.outcome.running_case = str(header.get("case"))
+                self.outcome.running_case = self._expected_case(header.get("case"))
             elif kind == "case":
                 observation = decode(header.get("observation") or {}, arrays)
-                self.outcome.observations[observation.header.case] = observation
+                name = observation.header.case
+                if name != self.outcome.running_case:
+                    raise ObservationError(f"an observation of case {name!r} was not expected")
+                self.outcome.observations[name] = observation
                 self.outcome.running_case = None
             elif kind == "done":
                 self.done = True
             else:
                 raise ObservationError(f"unknown frame type {kind!r}")
+
+    def _expected_case(self, name: object) -> str:
+        if not isinstance(name, str) or (self.cases is not None and name not in self.cases):
+            raise ObservationError(f"case {name!r} is not one of this run's")
+        if name in self.outcome.observations or self.outcome.running_case is not None:
+            raise ObservationError(f"case {name!r} started twice or out of order")
+        return name
 
     def finish(self, status: RunStatus | None, message: str = "") -> RunOutcome:
         """Settle the final status: an explicit one, else what the frames showed."""
@@ -188,7 +219,9 @@ def signal_status(returncode: int, limits: Limits) -> tuple[RunStatus, str] | No
     if sig == signal.SIGXCPU:
         return "timeout", f"your code used more than {limits.time_s:g} s of CPU time"
     name = signal.Signals(sig).name if sig in signal.Signals._value2member_map_ else str(sig)
-    return "crashed", f"the process was killed by signal {name}"
+    meaning = signal.strsignal(sig) if sig in signal.Signals._value2member_map_ else None
+    what = f" ({meaning.lower()})" if meaning else ""
+    return "crashed", f"the process was killed by signal {name}{what}"
 
 
 class ProcessRunner:
@@ -213,7 +246,7 @@ class ProcessRunner:
         source_path.write_text(job.source, encoding="utf-8")
         output_path = workdir / "output.txt"
         read_end, write_end = os.pipe()
-        builder = OutcomeBuilder(limits)
+        builder = OutcomeBuilder(limits, tuple(c.name for c in job.cases))
         with open(output_path, "wb") as output:
             child = subprocess.Popen(
                 [sys.executable, "-I", "-m", "worker.harness", str(write_end)],

@@ -1,0 +1,316 @@
+"""The warm process a runner forks learner sandboxes from: ``python -m worker.sandbox.zygote``.
+
+It starts with a scrubbed environment and no descriptors but its control socket, imports torch,
+NumPy, OpenCV and the harness once, caps torch at one thread, and never runs a parallel operation
+or touches CUDA (a fork after either is unsafe). It then keeps ``warm`` children forked and
+isolated ahead of time (see :mod:`worker.sandbox.child`) and hands each one's descriptors to the
+runner. It never sees a job: those go from the runner to the child directly.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import gc
+import importlib
+import os
+import select
+import shutil
+import signal
+import socket
+import stat
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import NoReturn
+
+from worker.sandbox import control, layers, linux, rootfs
+from worker.sandbox.child import ChildFds, ChildPlan, keeper
+
+DEFAULT_PRELOAD = (
+    "torch", "torch.nn", "torch.nn.functional", "torch.autograd", "torch.utils.data",
+    "numpy", "numpy.linalg", "numpy.fft", "numpy.random", "cv2",
+    "math", "random", "itertools", "functools", "collections", "typing", "dataclasses",
+    "ctypes", "threading", "json", "io",
+    "worker.harness.main", "worker.observation", "worker.invocation", "worker.cases",
+)
+PIPE_BYTES = 1 << 20
+
+
+@dataclass
+class _Child:
+    id: int
+    keeper: int
+    setup: int
+    host_fds: tuple[int, ...]  # job (w), result (r), status (r), output
+    job_dir: str
+    lines: list[str] = field(default_factory=list)
+    buffer: bytes = b""
+
+
+class Zygote:
+    """The zygote's state and loop."""
+
+    def __init__(self, settings: control.Settings, sock: socket.socket) -> None:
+        self.settings = settings
+        self.sock = sock
+        self.pid = os.getpid()
+        self.setting_up: dict[int, _Child] = {}  # by setup descriptor
+        self.offered: dict[int, _Child] = {}  # by id
+        self.keepers: dict[int, _Child] = {}  # by keeper pid, until reaped
+        self.next_id = 0
+        self.broken = False
+        self.wakeup_r, self.wakeup_w = os.pipe()
+        self.plan: ChildPlan | None = None
+
+    # -- start -------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Import, warm up, probe the layers, stage the root, then say hello (or refuse)."""
+        for name in DEFAULT_PRELOAD + self.settings.preload:
+            with contextlib.suppress(ImportError):
+                importlib.import_module(name)
+        import torch
+
+        torch.set_num_threads(1)
+        _warm_up()
+        status = layers.probe(self.settings.uid, frozenset(self.settings.disabled))
+        missing = {name: why for name, why in status.items() if why is not None}
+        if missing and self.settings.strict:
+            control.send(self.sock, control.Refuse(missing=missing))
+            os._exit(0)
+        on = frozenset(name for name, why in status.items() if why is None)
+        from worker.sandbox import landlock, seccomp
+
+        abi = landlock.abi_version() if "landlock" in on else 0
+        root = rootfs.host_plan()
+        if "mountns" in on:
+            root = self._stage_root()
+        self.plan = ChildPlan(
+            layers=on,
+            uid=self.settings.uid if "uid" in on else None,
+            root=root,
+            landlock_abi=abi,
+            seccomp_program=seccomp.compile_filter() if "seccomp" in on else None,
+            reaper=_reaper_program(),
+            base_address_space=_address_space(),
+            max_processes=self.settings.max_processes,
+            max_threads=self.settings.max_threads,
+            job_tmpfs_bytes=self.settings.job_tmpfs_bytes,
+            max_memory_bytes=self.settings.max_memory_bytes,
+        )
+        threads = len(os.listdir("/proc/self/task"))
+        if threads != 1:
+            raise RuntimeError(f"the zygote has {threads} threads; forking it is unsafe")
+        gc.collect()
+        gc.freeze()  # forked children then copy fewer pages when their collector runs
+        os.set_blocking(self.wakeup_w, False)
+        os.set_blocking(self.wakeup_r, False)
+        signal.set_wakeup_fd(self.wakeup_w, warn_on_full_buffer=False)
+        signal.signal(signal.SIGCHLD, lambda *_: None)
+        control.send(self.sock, control.Hello(pid=self.pid, layers=status,
+                                              landlock=landlock.describe(abi)))
+
+    def _stage_root(self) -> rootfs.RootPlan:
+        # A private mount namespace for the zygote: the staged tree exists only there (and in
+        # the children's copies), never on the host.
+        linux.unshare(linux.CLONE_NEWNS)
+        linux.mount(None, "/", None, linux.MS_REC | linux.MS_PRIVATE)
+        stage = os.path.join(self.settings.state_dir, "root")
+        with contextlib.suppress(FileExistsError):
+            os.mkdir(stage, 0o755)
+        info = os.lstat(stage)
+        if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.geteuid():
+            raise RuntimeError(f"{stage} is not a folder owned by the worker")
+        os.chmod(stage, 0o755)
+        return rootfs.stage_root(stage, [Path(h) for h in self.settings.hidden])
+
+    # -- loop --------------------------------------------------------------------------------
+
+    def serve(self) -> NoReturn:
+        """Keep children warm until the runner leaves."""
+        poller = select.poll()
+        poller.register(self.sock.fileno(), select.POLLIN)
+        poller.register(self.wakeup_r, select.POLLIN)
+        registered: set[int] = set()
+        while True:
+            self._fill()
+            for fd in set(self.setting_up) - registered:
+                poller.register(fd, select.POLLIN)
+                registered.add(fd)
+            for fd, _ in poller.poll():
+                if fd == self.sock.fileno():
+                    self._from_runner()
+                elif fd == self.wakeup_r:
+                    with contextlib.suppress(BlockingIOError):
+                        os.read(self.wakeup_r, 4096)
+                    self._reap()
+                elif fd in self.setting_up and self._setup_progress(self.setting_up[fd]):
+                    poller.unregister(fd)
+                    registered.discard(fd)
+
+    def _fill(self) -> None:
+        while not self.broken and len(self.setting_up) + len(self.offered) < self.settings.warm:
+            self._spawn()
+
+    def _spawn(self) -> None:
+        assert self.plan is not None
+        pipes = [os.pipe() for _ in range(4)]  # setup, job, result, status
+        for _, w in pipes[1:3]:
+            with contextlib.suppress(OSError):
+                fcntl.fcntl(w, fcntl.F_SETPIPE_SZ, PIPE_BYTES)
+        output = os.memfd_create("output", os.MFD_CLOEXEC)
+        job_dir = rootfs.JOB_DIR if self.plan.staged else self._host_job_dir()
+        (setup_r, setup_w), (job_r, job_w), (result_r, result_w), (status_r, status_w) = pipes
+        fds = ChildFds(setup=setup_w, job=job_r, result=result_w, status=status_w,
+                       output=output, job_dir=job_dir)
+        pid = os.fork()
+        if pid == 0:
+            self._forget()
+            keeper(self.plan, fds, self.pid)
+        for fd in (setup_w, job_r, result_w, status_w):
+            os.close(fd)
+        child = _Child(self.next_id, pid, setup_r, (job_w, result_r, status_r, output), job_dir)
+        self.next_id += 1
+        self.setting_up[setup_r] = child
+        self.keepers[pid] = child
+
+    def _host_job_dir(self) -> str:
+        # Development without a mount namespace: a real folder, removed when the child is reaped
+        # (rmtree does not follow the symlinks a learner may plant there).
+        path = tempfile.mkdtemp(prefix="job-", dir=self.settings.state_dir)
+        if self.plan is not None and self.plan.uid is not None:
+            os.chown(path, self.plan.uid, self.plan.uid)
+        return path
+
+    def _forget(self) -> None:
+        # In the child: drop Python's ownership of the zygote's descriptors, so that nothing
+        # closes a number the child reuses, and undo the zygote's signal plumbing.
+        signal.set_wakeup_fd(-1)
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        self.sock.detach()
+
+    def _setup_progress(self, child: _Child) -> bool:
+        """Read what the keeper and learner process said; True once the pipe is finished."""
+        data = os.read(child.setup, 4096)
+        if data:
+            child.buffer += data
+            *lines, child.buffer = child.buffer.split(b"\n")
+            child.lines.extend(line.decode(errors="replace") for line in lines)
+            return False
+        del self.setting_up[child.setup]
+        os.close(child.setup)
+        words: dict[str, str] = {}
+        for line in child.lines:
+            key, _, value = line.partition(" ")
+            words[key] = value
+        target = int(words.get("R") or words.get("L") or 0)
+        if "OK" in words and target:
+            try:
+                pidfd = os.pidfd_open(target)
+            except OSError as exc:
+                words["E"] = f"pidfd_open failed: {exc}"
+            else:
+                control.send(self.sock, control.Warm(id=child.id, keeper=child.keeper),
+                             (*child.host_fds, pidfd))
+                os.close(pidfd)
+                self._close_host_fds(child)
+                self.offered[child.id] = child
+                return True
+        self.broken = True
+        error = words.get("E") or "the sandboxed child exited while being set up"
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(child.keeper, signal.SIGKILL)
+        self._close_host_fds(child)
+        control.send(self.sock, control.Failed(error=error))
+        return True
+
+    @staticmethod
+    def _close_host_fds(child: _Child) -> None:
+        for fd in child.host_fds:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        child.host_fds = ()
+
+    def _from_runner(self) -> None:
+        try:
+            message = control.receive_from_runner(self.sock)
+        except (OSError, ValueError):
+            message = None
+        if message is None or isinstance(message, control.Quit):
+            self._shutdown()
+        else:
+            self.offered.pop(message.id, None)
+
+    def _reap(self) -> None:
+        while True:
+            try:
+                pid, _ = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            child = self.keepers.pop(pid, None)
+            if child is not None and not child.job_dir.startswith(rootfs.JOB_DIR):
+                shutil.rmtree(child.job_dir, ignore_errors=True)
+
+    def _shutdown(self) -> NoReturn:
+        for pid in self.keepers:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        os._exit(0)
+
+
+def _warm_up() -> None:
+    """Run the harness's own code once on a trivial function, so the children find every lazy
+    import done and every schema built. Single-threaded, no RNG drawn, no CUDA."""
+    from worker.cases import build_inputs
+    from worker.harness.frames import FrameReader, write_frame
+    from worker.invocation import invoke
+    from worker.observation import decode, unpack
+    from worker.spec import CaseSpec
+
+    case = CaseSpec.model_validate({"name": "warm-up", "seed": 1, "args": {
+        "a": {"gen": "array", "shape": [2, 2]}, "t": {"gen": "tensor", "shape": [2]}}})
+    header, encoder = invoke(lambda a, t: t + 1, case.name, build_inputs(case, "cpu"), (), 1 << 20)
+    read_end, write_end = os.pipe()
+    try:
+        write_frame(write_end, {"type": "case", "observation": header}, encoder.arrays)
+        (payload,) = FrameReader(1 << 24).feed(os.read(read_end, 1 << 20))
+    finally:
+        os.close(read_end)
+        os.close(write_end)
+    raw_header, arrays = unpack(payload, 1 << 24)
+    decode(raw_header["observation"], arrays)
+
+
+def _reaper_program() -> str | None:
+    found = shutil.which("cat", path="/usr/bin:/bin")
+    return os.path.realpath(found) if found else None
+
+
+def _address_space() -> int:
+    with open("/proc/self/status") as handle:
+        for line in handle:
+            if line.startswith("VmSize:"):
+                return int(line.split()[1]) * 1024 + 512 * 2**20  # room for thread stacks
+    return 2 * 2**30
+
+
+def main() -> NoReturn:
+    """Entry point: ``python -m worker.sandbox.zygote SETTINGS_JSON CONTROL_FD``."""
+    settings = control.Settings.model_validate_json(sys.argv[1])
+    sock = socket.socket(fileno=int(sys.argv[2]))
+    zygote = Zygote(settings, sock)
+    try:
+        zygote.start()
+    except Exception as exc:
+        with contextlib.suppress(OSError):
+            control.send(sock, control.Failed(error=f"the zygote could not start: {exc!r}"))
+        raise
+    zygote.serve()
+
+
+if __name__ == "__main__":
+    main()
