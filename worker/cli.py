@@ -24,10 +24,34 @@ EXIT_FULL_MARKS, EXIT_NOT_FULL, EXIT_USAGE = 0, 1, 2
 
 
 def make_runner(name: str) -> Runner:
-    """The runner named in the configuration."""
+    """The runner named in the configuration (``GRADER_RUNNER``).
+
+    ``sandbox`` (the default) starts the slot's zygote at once, so that a machine where strict
+    mode refuses says so before any grading; ``process`` runs learner code without isolation.
+    """
     if name == "process":
         return ProcessRunner()
-    raise SystemExit(f"grader: unknown runner {name!r} (known: process)")
+    if name == "sandbox":
+        from worker.sandbox import SandboxConfig, SandboxRunner, SandboxUnavailable
+        from worker.spec import default_library_root
+
+        config = WorkerConfig.from_env()
+        hidden = [default_library_root() / "reference", default_library_root() / "exercises"]
+        if config.exercises_dir is not None:
+            course = config.exercises_dir.resolve()
+            hidden += [course, course.parent / "reference"]
+        try:
+            return SandboxRunner(SandboxConfig(
+                strict=config.sandbox_strict,
+                uid_base=config.sandbox_uid_base,
+                warm=config.sandbox_warm,
+                recycle_after=config.sandbox_recycle_after,
+                hidden=tuple(hidden),
+                disabled=config.sandbox_disabled_layers,
+            )).start()
+        except SandboxUnavailable as exc:
+            raise SystemExit(f"grader: {exc}") from exc
+    raise SystemExit(f"grader: unknown runner {name!r} (known: sandbox, process)")
 
 
 def _parser() -> argparse.ArgumentParser:

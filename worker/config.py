@@ -2,6 +2,17 @@
 
 Read once, where a process starts (the CLI, the Celery worker); nothing deeper reads the
 environment.
+
+| variable | default | meaning |
+|---|---|---|
+| ``GRADER_EXERCISES_DIR`` | the shipped course | a course folder (or its ``exercises/``) |
+| ``GRADER_RUNNER`` | ``sandbox`` | ``sandbox`` (production) or ``process`` (no isolation) |
+| ``GRADER_SANDBOX_STRICT`` | ``1`` | ``0``: run even when an isolation layer is missing, |
+|  |  | saying so on every result (development only) |
+| ``GRADER_SANDBOX_UID_BASE`` | ``61000`` | worker slot *n* runs learner code as uid base + *n* |
+| ``GRADER_SANDBOX_WARM`` | ``2`` | sandboxed children kept forked and isolated ahead of time |
+| ``GRADER_SANDBOX_RECYCLE_AFTER`` | ``1000`` | jobs before a slot's zygote is replaced |
+| ``GRADER_SANDBOX_DISABLE`` | empty | comma-separated layers to treat as missing (diagnosis) |
 """
 
 from __future__ import annotations
@@ -11,13 +22,25 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
 
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+class ConfigError(ValueError):
+    """A ``GRADER_*`` variable has a value that cannot be used."""
+
 
 @dataclass(frozen=True)
 class WorkerConfig:
     """Settings of the grading side."""
 
     exercises_dir: Path | None = None  # None: the course shipped with the grader
-    runner: str = "process"
+    runner: str = "sandbox"
+    sandbox_strict: bool = True
+    sandbox_uid_base: int = 61000
+    sandbox_warm: int = 2
+    sandbox_recycle_after: int = 1000
+    sandbox_disable: str = ""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> WorkerConfig:
@@ -25,7 +48,30 @@ class WorkerConfig:
         env = os.environ if environ is None else environ
         values: dict[str, object] = {}
         for f in fields(cls):
-            raw = env.get(f"GRADER_{f.name.upper()}")
+            variable = f"GRADER_{f.name.upper()}"
+            raw = env.get(variable)
             if raw:
-                values[f.name] = Path(raw) if f.name.endswith("_dir") else raw
+                values[f.name] = _parse(variable, str(f.type), raw)
         return cls(**values)  # type: ignore[arg-type]
+
+    @property
+    def sandbox_disabled_layers(self) -> frozenset[str]:
+        """``GRADER_SANDBOX_DISABLE`` as a set of layer names."""
+        return frozenset(p.strip() for p in self.sandbox_disable.split(",") if p.strip())
+
+
+def _parse(variable: str, kind: str, raw: str) -> object:
+    if kind.startswith("Path"):
+        return Path(raw)
+    if kind == "bool":
+        if raw.strip().lower() in _TRUE:
+            return True
+        if raw.strip().lower() in _FALSE:
+            return False
+        raise ConfigError(f"{variable}={raw!r}: expected 1 or 0")
+    if kind == "int":
+        try:
+            return int(raw)
+        except ValueError:
+            raise ConfigError(f"{variable}={raw!r}: expected a whole number") from None
+    return raw
