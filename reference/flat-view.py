@@ -13,3 +13,8 @@ def flat_view(t: torch.Tensor) -> torch.Tensor:
 def row_view(t: torch.Tensor) -> torch.Tensor:
     """`t.view(1, -1)`: one row, but still two dimensions."""
     return t.view(1, -1)
+
+
+def column_view(t: torch.Tensor) -> torch.Tensor:
+    """`t.view(-1, 1)`: one column, but still two dimensions."""
+    return t.view(-1, 1)
