@@ -23,3 +23,8 @@ def the_mask(t: torch.Tensor, threshold: float) -> torch.Tensor:
 def zeros_elsewhere(t: torch.Tensor, threshold: float) -> torch.Tensor:
     """Keeps t's shape and puts 0 where the condition is false (`torch.where`, `t * mask`)."""
     return torch.where(t > threshold, t, torch.zeros_like(t))
+
+
+def indices_of_greater(t: torch.Tensor, threshold: float) -> torch.Tensor:
+    """`torch.nonzero(t > threshold)`: the positions of the elements, not the elements."""
+    return torch.nonzero(t > threshold)
