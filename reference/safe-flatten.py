@@ -16,3 +16,8 @@ def memory_order(t: torch.Tensor) -> torch.Tensor:
     order. The same as the reference on a contiguous tensor."""
     dims = sorted(range(t.dim()), key=lambda d: -t.stride(d))
     return t.permute(dims).reshape(-1)
+
+
+def merge_first_two_dims(t: torch.Tensor) -> torch.Tensor:
+    """`torch.cat(list(t))` / `t.flatten(0, 1)`: joins the rows, leaving the other dimensions."""
+    return t.flatten(0, 1)

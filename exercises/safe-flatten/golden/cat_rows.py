@@ -1,0 +1,5 @@
+import torch
+
+
+def safe_flatten(t):
+    return torch.cat([row for row in t])
