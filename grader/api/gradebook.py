@@ -1,0 +1,46 @@
+"""``GET /api/v1/gradebook.csv``: best score per learner and exercise."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from flask import Response as FlaskResponse
+from spectree import Response
+
+from grader.api.blueprint import bp
+from grader.api.models import ErrorBody
+from grader.api.spec import api_spec
+from grader.auth import require
+from grader.catalogue import get_catalogue
+from grader.storage import get_store
+
+
+def gradebook_csv() -> str:
+    """One row per learner, one column per exercise (course order) with the best score of a
+    graded submission (empty: never graded), and the total."""
+    best = get_store().gradebook()
+    exercises = get_catalogue().all()
+    known = {e.slug for e in exercises}
+    # An exercise no longer offered still appears, after the offered ones.
+    slugs = [e.slug for e in exercises] + sorted({s for _, s in best} - known)
+    learners = sorted({learner for learner, _ in best})
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["learner", *slugs, "total"])
+    for learner in learners:
+        scores = [best.get((learner, slug)) for slug in slugs]
+        total = sum(s for s in scores if s is not None)
+        writer.writerow([learner, *("" if s is None else f"{s:g}" for s in scores),
+                         f"{total:g}"])
+    return out.getvalue()
+
+
+@bp.get("/gradebook.csv")
+@require("instructor")
+@api_spec.validate(resp=Response(HTTP_200=None, HTTP_401=ErrorBody, HTTP_403=ErrorBody,
+                                 HTTP_429=ErrorBody), tags=["gradebook"])
+def gradebook() -> FlaskResponse:
+    """The gradebook as CSV: a row per learner, a column per exercise, best scores."""
+    return FlaskResponse(gradebook_csv(), mimetype="text/csv",
+                         headers={"Content-Disposition": "attachment; filename=gradebook.csv"})

@@ -1,0 +1,194 @@
+"""``POST /api/v1/submissions`` and ``GET /api/v1/submissions/<id>``."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from urllib.parse import urlsplit
+
+from flask import current_app, url_for
+from spectree import Response
+
+from grader.api.blueprint import bp
+from grader.api.models import (
+    CallbackView,
+    ErrorBody,
+    IdempotencyHeaders,
+    SubmissionAccepted,
+    SubmissionIn,
+    SubmissionUpload,
+    SubmissionView,
+    WaitQuery,
+)
+from grader.api.spec import api_spec, validated
+from grader.auth import authenticate, may_act_for, require
+from grader.catalogue import get_catalogue
+from grader.dispatch import get_dispatcher
+from grader.errors import ApiError
+from grader.limits import learner_key, limiter, submit_limit
+from grader.storage import get_store
+from worker.store import (
+    GRADE_TASK,
+    SubmissionRecord,
+    TokenRecord,
+    new_submission_id,
+    queue_for_device,
+)
+from worker.submission import (
+    MAX_UPLOAD_BYTES,
+    SubmissionError,
+    source_from_text,
+    source_from_upload,
+)
+
+logger = logging.getLogger(__name__)
+ERRORS = {f"HTTP_{code}": ErrorBody for code in (400, 401, 403, 404, 409, 413, 415, 429)}
+
+
+def _learner_for(token: TokenRecord, named: str | None) -> str:
+    if token.role == "learner":
+        if named is not None and named != token.learner:
+            raise ApiError(403, "a learner token can only submit for its own learner")
+        if not token.learner:
+            raise ApiError(403, "this learner token is not bound to a learner")
+        return token.learner
+    if named is None:
+        raise ApiError(422, "name the learner this submission is for ('learner')")
+    return named
+
+
+def _source(json: SubmissionIn | None, form: SubmissionUpload | None) -> tuple[str, str | None]:
+    max_bytes = int(current_app.config["SUBMISSION_MAX_BYTES"])
+    try:
+        if json is not None:
+            if len(json.code.encode("utf-8", errors="replace")) > max_bytes:
+                raise ApiError(413, f"the code is larger than {max_bytes // 1024} KB")
+            return source_from_text(json.code), None
+        assert form is not None
+        upload = form.file
+        filename = str(getattr(upload, "filename", "") or "")
+        data = upload.read(MAX_UPLOAD_BYTES + 1) if hasattr(upload, "read") else b""
+        if len(data) > MAX_UPLOAD_BYTES:
+            raise ApiError(413, f"the file is larger than {MAX_UPLOAD_BYTES // 2**20} MB")
+        if not filename.lower().endswith((".py", ".ipynb")):
+            raise ApiError(415, "upload a .py file or a Jupyter notebook (.ipynb)")
+        source = source_from_upload(filename, data)
+        if len(source.encode()) > max_bytes:
+            raise ApiError(413, f"the code is larger than {max_bytes // 1024} KB")
+        return source, filename[:200]
+    except SubmissionError as exc:
+        raise ApiError(422, str(exc), code="invalid_submission") from exc
+
+
+def _check_callback_host(url: str | None) -> None:
+    allowed = {h.strip().lower() for h in
+               str(current_app.config["CALLBACK_ALLOWED_HOSTS"]).split(",") if h.strip()}
+    if url and allowed and (urlsplit(url).hostname or "").lower() not in allowed:
+        raise ApiError(422, "callback_url names a host this grader does not call back")
+
+
+@bp.post("/submissions")
+@limiter.limit(submit_limit, key_func=learner_key, override_defaults=False)
+@require("learner", "lms", "instructor")
+@api_spec.validate(json=SubmissionIn, form=SubmissionUpload, headers=IdempotencyHeaders,
+                   resp=Response(HTTP_202=SubmissionAccepted, **ERRORS), tags=["submissions"])
+def create_submission() -> tuple[SubmissionAccepted, int, dict[str, str]]:
+    """Submit code for grading.
+
+    JSON ``{exercise, code, learner?, callback_url?}`` or multipart with a ``file`` (``.py`` or
+    ``.ipynb``). Answers 202 with the submission's id; poll ``GET /submissions/<id>``. With an
+    ``Idempotency-Key`` header, repeating the request returns the same submission.
+    """
+    token = authenticate()
+    json: SubmissionIn | None = validated("json")
+    form: SubmissionUpload | None = validated("form")
+    headers: IdempotencyHeaders = validated("headers")
+    request_model = json or form
+    if request_model is None:
+        raise ApiError(422, "send the submission as JSON or as multipart form data")
+    learner = _learner_for(token, request_model.learner)
+    exercise = get_catalogue().get(request_model.exercise)
+    if exercise is None:
+        raise ApiError(404, f"no exercise {request_model.exercise!r}")
+    _check_callback_host(request_model.callback_url)
+    source, filename = _source(json, form)
+    queue = queue_for_device(exercise.device)
+    record = SubmissionRecord(
+        id=new_submission_id(), exercise=exercise.slug, learner=learner, status="queued",
+        queue=queue, filename=filename, submitted_by=token.id,
+        callback_url=request_model.callback_url,
+    )
+    idempotency = None
+    if headers.idempotency_key:
+        fingerprint = hashlib.sha256("\x00".join(
+            (exercise.slug, learner, source, request_model.callback_url or "")
+        ).encode()).hexdigest()[:32]
+        idempotency = (token.id, headers.idempotency_key, fingerprint)
+    store = get_store()
+    accepted = store.create_submission(record, source, idempotency,
+                                       int(current_app.config["IDEMPOTENCY_TTL_S"]))
+    extra: dict[str, str] = {}
+    if not accepted.created:
+        if not accepted.fingerprint_matches:
+            raise ApiError(409, "this Idempotency-Key was used for a different submission",
+                           code="idempotency_conflict")
+        extra["Idempotent-Replayed"] = "true"
+    else:
+        try:
+            get_dispatcher().send(GRADE_TASK, record.id, queue)
+        except Exception as exc:
+            logger.exception("could not queue submission %s", record.id)
+            store.finish(record.id, "failed", error="the grader could not queue this "
+                                                    "submission; submit again later")
+            raise ApiError(503, "the grading queue is unavailable; try again later") from exc
+    found = accepted.record
+    url = url_for("api.get_submission", submission_id=found.id)
+    extra["Location"] = url
+    return SubmissionAccepted(id=found.id, status=found.status, exercise=found.exercise,
+                              learner=found.learner, url=url), 202, extra
+
+
+def submission_view(record: SubmissionRecord) -> SubmissionView:
+    """The API's view of a record and its verdict."""
+    verdict = get_store().get_result(record.id) if record.status == "graded" else None
+    callback = None
+    if record.callback_url:
+        callback = CallbackView(url=record.callback_url, status=record.callback_status,
+                                attempts=record.callback_attempts, error=record.callback_error)
+    return SubmissionView(
+        id=record.id, exercise=record.exercise, learner=record.learner, status=record.status,
+        score=record.score, max_score=record.max_score, passed=record.passed,
+        created_at=record.created_at, finished_at=record.finished_at, queue=record.queue,
+        attempts=record.attempts, started_at=record.started_at,
+        content_hash=record.content_hash,
+        error=record.error or (verdict.error if verdict else None),
+        checks=verdict.checks if verdict else [], cases=verdict.cases if verdict else [],
+        stdout=verdict.stdout if verdict else "", notices=verdict.notices if verdict else [],
+        callback=callback,
+    )
+
+
+@bp.get("/submissions/<submission_id>")
+@require("learner", "lms", "instructor")
+@api_spec.validate(query=WaitQuery, resp=Response(HTTP_200=SubmissionView, **ERRORS),
+                   tags=["submissions"])
+def get_submission(submission_id: str) -> SubmissionView:
+    """A submission's status, and once graded its score, per-check results and output.
+
+    ``?wait=S`` holds the request up to S seconds (at most ``MAX_WAIT_S``) until the
+    submission is graded or failed.
+    """
+    token = authenticate()
+    query: WaitQuery = validated("query")
+    store = get_store()
+    record = store.get_submission(submission_id) if len(submission_id) <= 64 else None
+    if record is None or not may_act_for(token, record.learner):
+        raise ApiError(404, f"no submission {submission_id!r}")
+    deadline = time.monotonic() + min(query.wait, float(current_app.config["MAX_WAIT_S"]))
+    delay = 0.005
+    while not record.finished and time.monotonic() < deadline:
+        time.sleep(min(delay, max(deadline - time.monotonic(), 0)))
+        delay = min(delay * 1.5, 0.05)
+        record = store.get_submission(submission_id) or record
+    return submission_view(record)

@@ -1,0 +1,33 @@
+"""The Flask application factory: :func:`create_app` builds the app and nothing else does.
+
+Each integration has an ``init_app(app)``; pages (issue #6) are added as further blueprints
+registered here, next to the REST API.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask
+
+from grader import api, catalogue, dispatch, errors, health, limits, storage
+from grader.config import Config
+
+
+def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the grader's web app: defaults from :class:`~grader.config.Config`, then
+    ``GRADER_*`` environment variables, then ``test_config``."""
+    app = Flask(__name__)
+    app.config.from_object(Config)
+    app.config.from_prefixed_env("GRADER")
+    if test_config is not None:
+        app.config.from_mapping(test_config)
+    storage.init_app(app)
+    dispatch.init_app(app)
+    catalogue.init_app(app)
+    errors.init_app(app)
+    limits.init_app(app)
+    api.init_app(app)
+    health.init_app(app)
+    return app

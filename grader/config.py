@@ -1,0 +1,40 @@
+"""Configuration of the web process: defaults in :class:`Config`, overridden by ``GRADER_*``
+environment variables (``GRADER_REDIS_URL``, ``GRADER_SUBMIT_RATE_LIMIT``...), overridden in
+turn by the mapping given to :func:`grader.app.create_app` (tests).
+"""
+
+from __future__ import annotations
+
+
+class Config:
+    """Defaults; every name can be set as ``GRADER_<NAME>`` (JSON values are parsed)."""
+
+    REDIS_URL = "redis://127.0.0.1:6379/0"
+    KEY_PREFIX = "grader"
+    # None: the course shipped with the grader (the worker must see the same folder).
+    EXERCISES_DIR: str | None = None
+    # Whole request bodies; a submission's code is also capped at SUBMISSION_MAX_BYTES.
+    MAX_CONTENT_LENGTH = 8 * 2**20
+    SUBMISSION_MAX_BYTES = 256 * 1024
+    # Rate limits (flask-limiter notation), per learner for submissions, per token otherwise.
+    RATELIMIT_ENABLED = True
+    SUBMIT_RATE_LIMIT = "30 per minute"
+    API_RATE_LIMIT = "6000 per minute"
+    IDEMPOTENCY_TTL_S = 86400
+    # PUT /exercises waits this long for the worker's validation report.
+    VALIDATION_TIMEOUT_S = 300
+    # Longest ?wait= on GET /submissions/<id> (long polling).
+    MAX_WAIT_S = 30.0
+    # Comma-separated hosts a callback_url may name; empty: any host.
+    CALLBACK_ALLOWED_HOSTS = ""
+    # Seconds the course folder's exercises are cached in the web process.
+    CATALOGUE_TTL_S = 10.0
+    # Sessions and CSRF for the pages (issue #6) will use this.
+    SECRET_KEY: str | None = None
+    TESTING = False
+
+
+class TestingConfig(Config):
+    """For tests: errors propagate; everything else is real (Redis, Celery)."""
+
+    TESTING = True

@@ -1,0 +1,56 @@
+"""Rate limits (flask-limiter, counters in Redis): per learner on submissions, per token on
+everything else; over the limit the API answers 429 with ``Retry-After``.
+"""
+
+from __future__ import annotations
+
+from flask import Flask, current_app, request
+from flask_limiter import Limiter
+
+from grader.auth import current_token
+
+
+def caller_key() -> str:
+    """Whom a request counts against: its token, else its address."""
+    record = current_token()
+    return f"token:{record.id}" if record else f"addr:{request.remote_addr}"
+
+
+def learner_key() -> str:
+    """Whom a submission counts against: the learner it is for (a learner token's own
+    learner, else the ``learner`` field of the body), else the caller."""
+    record = current_token()
+    if record is not None and record.role == "learner" and record.learner:
+        return f"learner:{record.learner}"
+    learner = None
+    if request.mimetype == "application/json":
+        body = request.get_json(silent=True)
+        if isinstance(body, dict) and isinstance(body.get("learner"), str):
+            learner = body["learner"]
+    elif request.mimetype == "multipart/form-data":
+        learner = request.form.get("learner")
+    if learner:
+        return f"learner:{learner[:128]}"
+    return caller_key()
+
+
+def submit_limit() -> str:
+    """The configured submission limit."""
+    return str(current_app.config["SUBMIT_RATE_LIMIT"])
+
+
+def api_limit() -> str:
+    """The configured per-token limit of every API route."""
+    return str(current_app.config["API_RATE_LIMIT"])
+
+
+limiter = Limiter(key_func=caller_key, headers_enabled=True, strategy="fixed-window")
+
+
+def init_app(app: Flask) -> None:
+    """Store the counters in the app's Redis, under the store's prefix."""
+    app.config.setdefault("RATELIMIT_STORAGE_URI", app.config["REDIS_URL"])
+    app.config.setdefault("RATELIMIT_STORAGE_OPTIONS",
+                          {"key_prefix": f"{app.config['KEY_PREFIX']}:ratelimit"})
+    app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
+    limiter.init_app(app)

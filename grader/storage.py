@@ -1,0 +1,19 @@
+"""The app's handle on the Redis store (:mod:`worker.store`, shared with the workers)."""
+
+from __future__ import annotations
+
+from flask import Flask, current_app
+
+from worker.store import Store
+
+
+def init_app(app: Flask) -> None:
+    """Connect the app to the Redis named by ``REDIS_URL`` (connections open lazily)."""
+    app.extensions["grader.store"] = Store.from_url(app.config["REDIS_URL"],
+                                                    app.config["KEY_PREFIX"])
+
+
+def get_store() -> Store:
+    """The current app's store."""
+    store: Store = current_app.extensions["grader.store"]
+    return store

@@ -1,0 +1,124 @@
+"""The Celery app of the grading workers: ``celery -A worker.celery_app worker`` (``grader
+worker`` runs it).
+
+Reliability choices (see docs/service.md):
+
+- queues ``cpu``, ``gpu`` and ``callbacks``, each with its own direct exchange and routing key;
+  the web picks the queue from the exercise's device (:func:`worker.store.queue_for_device`);
+- late acknowledgement, and a task whose worker process died is rejected back to its queue;
+  a worker that dies whole leaves its message unacknowledged, and Redis hands it out again after
+  the visibility timeout, which exceeds the grading time limit;
+- prefetch 1: a worker holds no more messages than it has processes;
+- the grading task counts its deliveries in the submission record and ends the submission as
+  failed past ``max_attempts`` (:meth:`worker.store.Store.start_attempt`).
+
+Pool: prefork (``grader worker --concurrency N``). The main process never imports torch or
+creates a runner; each child process creates its runner lazily on its first task
+(:mod:`worker.tasks`), so a sandbox zygote is forked from a process that has not initialised
+CUDA. ``--pool solo`` works too (one grading at a time per worker process), but without the
+grading time limit, which needs prefork.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+from celery import Celery, bootsteps
+from kombu import Exchange, Queue
+
+from worker.service_config import ServiceSettings
+from worker.store import QUEUES, Store, broker_prefix
+
+logger = logging.getLogger(__name__)
+
+
+def declared_queues() -> list[Queue]:
+    """The queues, each with its own exchange and routing key."""
+    return [Queue(name, Exchange(name, type="direct"), routing_key=name) for name in QUEUES]
+
+
+class CeleryConfig:
+    """Celery settings derived from :class:`ServiceSettings` (Celery reads lowercase names)."""
+
+    def __init__(self, settings: ServiceSettings) -> None:
+        self.broker_url = settings.redis_url
+        self.broker_transport_options: dict[str, Any] = {
+            "visibility_timeout": settings.visibility_timeout_s,
+            "global_keyprefix": broker_prefix(settings.key_prefix),
+            "unacked_restore_interval": settings.restore_interval_s,
+            "unacked_restore_throttle": 1,
+        }
+        self.broker_connection_retry_on_startup = True
+        self.worker_cancel_long_running_tasks_on_connection_loss = False
+        self.task_queues = declared_queues()
+        self.task_default_queue = "cpu"
+        self.task_default_exchange = "cpu"
+        self.task_default_routing_key = "cpu"
+        self.task_create_missing_queues = False
+        self.task_acks_late = True
+        self.task_reject_on_worker_lost = True
+        self.task_acks_on_failure_or_timeout = True
+        self.task_ignore_result = True
+        self.result_backend = None
+        self.worker_prefetch_multiplier = 1
+        self.worker_hijack_root_logger = False
+        self.worker_send_task_events = False
+        self.task_serializer = "json"
+        self.accept_content = ["json"]
+        self.task_soft_time_limit = settings.grading_time_limit_s
+        self.task_time_limit = settings.grading_time_limit_s + 30
+        self.include = ["worker.tasks"]
+        if settings.visibility_timeout_s <= self.task_time_limit:
+            logger.warning(
+                "visibility timeout %ss does not exceed the grading time limit %ss: a slow "
+                "grading may be handed to a second worker",
+                settings.visibility_timeout_s, self.task_time_limit,
+            )
+
+
+class Heartbeat(bootsteps.StartStopStep):
+    """Writes this worker's heartbeat to the store every few seconds (``/healthz`` reads it)."""
+
+    requires = ("celery.worker.components:Timer",)
+
+    def __init__(self, parent: Any, **kwargs: Any) -> None:
+        super().__init__(parent, **kwargs)
+        self.tref: Any = None
+        self.store: Store | None = None
+
+    def start(self, parent: Any) -> None:
+        self.store = Store.from_url(settings.redis_url, settings.key_prefix)
+        self._beat(parent)
+        self.tref = parent.timer.call_repeatedly(settings.heartbeat_s, self._beat, (parent,))
+
+    def stop(self, parent: Any) -> None:
+        if self.tref is not None:
+            self.tref.cancel()
+        if self.store is not None:
+            try:
+                self.store.forget_worker(parent.hostname)
+            except Exception:  # stopping anyway; the heartbeat expires on its own
+                logger.debug("could not remove the heartbeat", exc_info=True)
+
+    def _beat(self, parent: Any) -> None:
+        assert self.store is not None
+        queues = sorted(parent.app.amqp.queues.consume_from or parent.app.amqp.queues)
+        try:
+            self.store.beat(parent.hostname, queues, os.getpid(),
+                            ttl_s=int(settings.heartbeat_s * 3) + 1)
+        except Exception:  # Redis away for a moment: the next beat tries again
+            logger.warning("heartbeat failed", exc_info=True)
+
+
+def make_celery(config: ServiceSettings) -> Celery:
+    """The Celery app for these settings."""
+    celery = Celery("grader", set_as_current=True)
+    celery.config_from_object(CeleryConfig(config))
+    celery.steps["worker"].add(Heartbeat)
+    return celery
+
+
+settings = ServiceSettings.from_env()
+app = make_celery(settings)

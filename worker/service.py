@@ -1,0 +1,194 @@
+"""What the grading service's tasks do, kept apart from Celery so the tasks stay thin.
+
+Imports the grading pipeline (and so torch): :mod:`worker.tasks` imports this module inside
+its task bodies, so the Celery main process never does, and each pool child process builds its
+own :class:`Runtime` (runner included) lazily on its first task.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from worker.callbacks import CallbackError, callback_body, deliver
+from worker.cli import make_runner
+from worker.config import WorkerConfig
+from worker.pipeline import GraderError, Pipeline
+from worker.runner import Runner
+from worker.service_config import ServiceSettings
+from worker.spec import ExerciseError, ExerciseLibrary
+from worker.store import Store, ValidationOutcome
+from worker.validation import validate_exercise
+
+logger = logging.getLogger(__name__)
+
+GradeOutcome = Literal["graded", "failed", "done", "missing"]
+
+
+@dataclass
+class Runtime:
+    """What one worker process grades with: its store, course and (created on first use)
+    runner."""
+
+    settings: ServiceSettings
+    store: Store
+    course: ExerciseLibrary
+    runner_name: str
+
+    @classmethod
+    def create(cls, settings: ServiceSettings) -> Runtime:
+        """Connect to Redis and open the course; the runner waits for the first grading."""
+        config = WorkerConfig.from_env()
+        return cls(
+            settings=settings,
+            store=Store.from_url(settings.redis_url, settings.key_prefix),
+            course=ExerciseLibrary(config.exercises_dir),
+            runner_name=config.runner,
+        )
+
+    @cached_property
+    def runner(self) -> Runner:
+        """The configured runner (a sandbox may start a warm process: only graders need it)."""
+        return make_runner(self.runner_name)
+
+    def library_for(self, slug: str) -> ExerciseLibrary:
+        """The library that holds ``slug``: an uploaded exercise (unpacked once per content
+        hash) shadows the course folder's."""
+        stored = self.store.get_exercise(slug)
+        if stored is None:
+            return self.course
+        root = self.settings.cache_dir / slug / stored.info.content_hash
+        if not (root / "exercises" / slug).is_dir():
+            root.parent.mkdir(parents=True, exist_ok=True)
+            staging = Path(tempfile.mkdtemp(dir=root.parent, prefix=".unpack-"))
+            stored.bundle.write_course(staging)
+            try:
+                os.rename(staging, root)
+            except OSError:  # another process unpacked it first
+                shutil.rmtree(staging, ignore_errors=True)
+        return ExerciseLibrary(root)
+
+
+_runtime: tuple[int, Runtime] | None = None
+
+
+def runtime(settings: ServiceSettings) -> Runtime:
+    """This process's runtime, created on first use (and again in a forked child)."""
+    global _runtime
+    if _runtime is None or _runtime[0] != os.getpid():
+        _runtime = (os.getpid(), Runtime.create(settings))
+    return _runtime[1]
+
+
+def exhausted_message(attempts: int) -> str:
+    """What a learner reads when their submission stopped every worker that took it."""
+    return (f"grading stopped the grading worker {attempts} times, so this submission was not "
+            "graded; check it for code that exhausts memory or crashes, and submit again")
+
+
+def grade(rt: Runtime, submission_id: str, worker: str,
+          send_callback: Callable[[str], None]) -> GradeOutcome:
+    """One delivery of the grading task. Idempotent: a delivery of a finished submission
+    changes nothing (but sends its callback if that was never sent)."""
+    start = rt.store.start_attempt(submission_id, worker, rt.settings.max_attempts)
+    record = start.record
+    if start.action == "missing" or record is None:
+        logger.error("submission %s does not exist; dropping its task", submission_id)
+        return "missing"
+    if start.action == "done":
+        if record.callback_url and record.callback_status is None:  # finished, never queued
+            _queue_callback(rt, submission_id, send_callback)
+        return "done"
+    if start.action == "exhausted":
+        logger.error("submission %s exhausted %d deliveries", submission_id,
+                     rt.settings.max_attempts)
+        status: Literal["graded", "failed"] = "failed"
+        finished = rt.store.finish(submission_id, "failed",
+                                   error=exhausted_message(rt.settings.max_attempts))
+    else:
+        status, finished = _grade_once(rt, submission_id, record.exercise)
+    if finished and record.callback_url:
+        _queue_callback(rt, submission_id, send_callback)
+    return status if finished else "done"
+
+
+def _grade_once(rt: Runtime, submission_id: str, slug: str) -> tuple[
+    Literal["graded", "failed"], bool
+]:
+    from celery.exceptions import SoftTimeLimitExceeded
+
+    source = rt.store.get_source(submission_id) or ""
+    try:
+        library = rt.library_for(slug)
+        verdict = Pipeline(library, rt.runner).grade(library.load(slug), source)
+    except (ExerciseError, GraderError) as exc:
+        logger.exception("submission %s: the exercise could not be graded", submission_id)
+        return "failed", rt.store.finish(
+            submission_id, "failed", error=f"the exercise {slug!r} could not be graded: {exc}")
+    except SoftTimeLimitExceeded:
+        return "failed", rt.store.finish(
+            submission_id, "failed",
+            error=f"grading took longer than {rt.settings.grading_time_limit_s} s")
+    return "graded", rt.store.finish(submission_id, "graded", verdict)
+
+
+def _queue_callback(rt: Runtime, submission_id: str, send: Callable[[str], None]) -> None:
+    rt.store.set_callback_state(submission_id, "pending", 0)
+    send(submission_id)
+
+
+def validate_upload(rt: Runtime, upload_id: str) -> ValidationOutcome | None:
+    """Validate a staged bundle like ``grader exercises validate`` and store the report."""
+    bundle = rt.store.get_upload(upload_id)
+    if bundle is None:
+        return None
+    with tempfile.TemporaryDirectory(prefix="grader-validate-") as tmp:
+        library = ExerciseLibrary(bundle.write_course(Path(tmp)))
+        try:
+            exercise = library.load(bundle.slug)
+            report = validate_exercise(Pipeline(library, rt.runner), exercise)
+        except (ExerciseError, GraderError) as exc:
+            outcome = ValidationOutcome(ok=False, problems=[str(exc)])
+        else:
+            outcome = ValidationOutcome(ok=report.ok, lines=report.lines,
+                                        problems=report.problems,
+                                        content_hash=exercise.content_hash)
+    rt.store.put_report(upload_id, outcome, rt.settings.upload_ttl_s)
+    return outcome
+
+
+CallbackOutcome = Literal["delivered", "retry", "failed", "skipped"]
+
+
+def post_callback(rt: Runtime, submission_id: str, attempt: int) -> tuple[
+    CallbackOutcome, str
+]:
+    """One attempt at delivering a finished submission to its callback URL."""
+    record = rt.store.get_submission(submission_id)
+    if record is None or not record.callback_url or not record.finished:
+        return "skipped", "nothing to deliver"
+    if record.callback_status == "delivered":
+        return "skipped", "already delivered"
+    body = callback_body(record, rt.store.get_result(submission_id))
+    try:
+        deliver(record.callback_url, body, rt.settings.callback_secret,
+                rt.settings.callback_timeout_s, submission_id, attempt)
+    except CallbackError as exc:
+        last = attempt > rt.settings.callback_retries
+        rt.store.set_callback_state(submission_id, "failed" if last else "pending", attempt,
+                                    str(exc))
+        return ("failed" if last else "retry"), str(exc)
+    rt.store.set_callback_state(submission_id, "delivered", attempt)
+    return "delivered", ""
+
+
+def callback_backoff(settings: ServiceSettings, retries: int) -> float:
+    """Seconds before the next callback attempt: doubling, capped."""
+    return float(min(settings.callback_backoff_s * 2**retries, settings.callback_backoff_max_s))

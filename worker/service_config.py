@@ -1,0 +1,66 @@
+"""Settings of the grading service's workers: defaults here, overridden by ``GRADER_*``
+environment variables, read once where the worker process starts (:mod:`worker.celery_app`).
+
+The grading settings proper (course folder, runner) stay in :class:`worker.config.WorkerConfig`.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class ServiceSettings:
+    """How a worker reaches Redis and how hard it tries."""
+
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    key_prefix: str = "grader"
+    # A message a worker took but did not acknowledge goes back to its queue after this long;
+    # it must exceed the longest grading (grading_time_limit_s), or a slow grading would be
+    # handed to a second worker while the first still runs it.
+    visibility_timeout_s: int = 900
+    # Grading that runs longer ends as failed (a soft limit; the hard limit is 30 s later).
+    grading_time_limit_s: int = 600
+    # Deliveries of one grading task before the submission ends as failed: a submission that
+    # kills every worker that takes it must not loop forever.
+    max_attempts: int = 3
+    # How often a worker looks for messages whose visibility timeout ran out.
+    restore_interval_s: int = 10
+    heartbeat_s: float = 5.0
+    # Callbacks: HMAC-SHA256 key, attempts and backoff (doubling from callback_backoff_s).
+    callback_secret: str = "change-me"
+    callback_retries: int = 8
+    callback_backoff_s: float = 2.0
+    callback_backoff_max_s: float = 300.0
+    callback_timeout_s: float = 10.0
+    # Validation reports are kept this long for the web to read.
+    upload_ttl_s: int = 3600
+    # Where uploaded exercises are unpacked for grading (one folder per content hash).
+    cache_dir: Path = Path(tempfile.gettempdir()) / "grader-exercise-cache"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> ServiceSettings:
+        """Defaults overridden by ``GRADER_REDIS_URL``, ``GRADER_MAX_ATTEMPTS``..."""
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            raw = env.get(f"GRADER_{f.name.upper()}")
+            if not raw:
+                continue
+            default = f.default
+            if isinstance(default, bool):
+                values[f.name] = raw.lower() in ("1", "true", "yes")
+            elif isinstance(default, int):
+                values[f.name] = int(raw)
+            elif isinstance(default, float):
+                values[f.name] = float(raw)
+            elif isinstance(default, Path):
+                values[f.name] = Path(raw)
+            else:
+                values[f.name] = raw
+        return cls(**values)
