@@ -1,0 +1,10 @@
+import torch
+
+
+def sgd_step(w, b, x, y, lr):
+    loss = ((x @ w + b - y) ** 2).mean()
+    loss.backward()
+    with torch.no_grad():
+        w -= lr * w.grad
+        b -= lr * b.grad
+    return loss.item()
