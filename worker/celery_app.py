@@ -26,6 +26,7 @@ import os
 from typing import Any
 
 from celery import Celery, bootsteps
+from celery.signals import worker_process_init
 from kombu import Exchange, Queue
 
 from worker.service_config import ServiceSettings
@@ -63,6 +64,9 @@ class CeleryConfig:
         self.task_ignore_result = True
         self.result_backend = None
         self.worker_prefetch_multiplier = 1
+        # Pool processes start the runner (imports torch, forks a zygote) before they count
+        # as up; Celery's default of 4 s is too short for that.
+        self.worker_proc_alive_timeout = 120.0
         self.worker_hijack_root_logger = False
         self.worker_send_task_events = False
         self.task_serializer = "json"
@@ -112,11 +116,23 @@ class Heartbeat(bootsteps.StartStopStep):
             logger.warning("heartbeat failed", exc_info=True)
 
 
+def warm_up(**kwargs: Any) -> None:
+    """In each new pool process: connect, and start the runner (a sandbox zygote) before the
+    first task arrives, so a machine where the sandbox refuses to run says so at once."""
+    from worker import service
+
+    try:
+        service.runtime(settings).warm_up()
+    except (Exception, SystemExit):
+        logger.critical("this worker process cannot grade", exc_info=True)
+
+
 def make_celery(config: ServiceSettings) -> Celery:
     """The Celery app for these settings."""
     celery = Celery("grader", set_as_current=True)
     celery.config_from_object(CeleryConfig(config))
     celery.steps["worker"].add(Heartbeat)
+    worker_process_init.connect(warm_up, weak=False)
     return celery
 
 

@@ -32,6 +32,10 @@ logger = logging.getLogger(__name__)
 GradeOutcome = Literal["graded", "failed", "done", "missing"]
 
 
+class RunnerUnavailable(Exception):
+    """This worker process cannot run learner code (the message says why)."""
+
+
 @dataclass
 class Runtime:
     """What one worker process grades with: its store, course and (created on first use)
@@ -55,8 +59,16 @@ class Runtime:
 
     @cached_property
     def runner(self) -> Runner:
-        """The configured runner (a sandbox may start a warm process: only graders need it)."""
-        return make_runner(self.runner_name)
+        """The configured runner; raises RunnerUnavailable when it cannot start (e.g. the
+        sandbox refuses, in strict mode, on a machine that lacks an isolation layer)."""
+        try:
+            return make_runner(self.runner_name)
+        except SystemExit as exc:  # make_runner exits the CLI with the reason
+            raise RunnerUnavailable(str(exc.code)) from None
+
+    def warm_up(self) -> None:
+        """Start the runner now rather than on the first grading."""
+        _ = self.runner
 
     def library_for(self, slug: str) -> ExerciseLibrary:
         """The library that holds ``slug``: an uploaded exercise (unpacked once per content
@@ -132,6 +144,10 @@ def _grade_once(rt: Runtime, submission_id: str, slug: str) -> tuple[
         logger.exception("submission %s: the exercise could not be graded", submission_id)
         return "failed", rt.store.finish(
             submission_id, "failed", error=f"the exercise {slug!r} could not be graded: {exc}")
+    except RunnerUnavailable as exc:
+        logger.error("submission %s: no runner: %s", submission_id, exc)
+        return "failed", rt.store.finish(
+            submission_id, "failed", error=f"the grading worker cannot run code: {exc}")
     except SoftTimeLimitExceeded:
         return "failed", rt.store.finish(
             submission_id, "failed",
@@ -154,7 +170,7 @@ def validate_upload(rt: Runtime, upload_id: str) -> ValidationOutcome | None:
         try:
             exercise = library.load(bundle.slug)
             report = validate_exercise(Pipeline(library, rt.runner), exercise)
-        except (ExerciseError, GraderError) as exc:
+        except (ExerciseError, GraderError, RunnerUnavailable) as exc:
             outcome = ValidationOutcome(ok=False, problems=[str(exc)])
         else:
             outcome = ValidationOutcome(ok=report.ok, lines=report.lines,

@@ -1,0 +1,63 @@
+"""The command lines of the service's processes: Celery workers, the web server, Redis.
+
+``grader worker`` and ``grader web`` exec these; ``grader serve`` runs all three.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from worker.store import CALLBACK_QUEUE, GRADING_QUEUES
+
+APP = "grader.app:create_app()"
+
+
+def parse_queues(text: str) -> list[str]:
+    """``cpu,gpu`` -> the grading queues named, plus the callback queue every worker serves."""
+    queues = [q.strip() for q in text.split(",") if q.strip()]
+    unknown = [q for q in queues if q not in (*GRADING_QUEUES, CALLBACK_QUEUE)]
+    if unknown or not queues:
+        raise ValueError(f"unknown queues {unknown}; choose from {', '.join(GRADING_QUEUES)}")
+    return [*queues, CALLBACK_QUEUE] if CALLBACK_QUEUE not in queues else queues
+
+
+def worker_command(queues: Sequence[str], concurrency: int, pool: str = "prefork",
+                   loglevel: str = "info", name: str | None = None) -> list[str]:
+    """A Celery worker for ``queues``: prefetch 1, late acks (set in the app), no gossip or
+    mingle (workers share nothing but Redis), a unique node name."""
+    node = name or f"grader-{os.getpid()}@%h"
+    return [sys.executable, "-m", "celery", "-A", "worker.celery_app", "worker",
+            "-Q", ",".join(queues), "-c", str(concurrency), "-P", pool,
+            "--prefetch-multiplier", "1", "--without-gossip", "--without-mingle",
+            "-n", node, "-l", loglevel]
+
+
+def web_command(host: str, port: int, workers: int, threads: int,
+                access_log: bool = False) -> list[str]:
+    """Gunicorn serving :func:`grader.app.create_app` with threaded workers (long polls and
+    exercise validation wait on Redis, not on the CPU)."""
+    command = [sys.executable, "-m", "gunicorn", APP, "--bind", f"{host}:{port}",
+               "--workers", str(workers), "--worker-class", "gthread",
+               "--threads", str(threads), "--timeout", "600", "--graceful-timeout", "20"]
+    if access_log:
+        command += ["--access-logfile", "-"]
+    return command
+
+
+def redis_command(data_dir: Path, port: int) -> list[str]:
+    """A private Redis for ``grader serve``: loopback only, append-only persistence."""
+    return ["redis-server", "--bind", "127.0.0.1", "--port", str(port),
+            "--dir", str(data_dir), "--appendonly", "yes", "--appendfsync", "everysec",
+            "--save", "", "--protected-mode", "yes", "--daemonize", "no",
+            "--logfile", str(data_dir / "redis.log")]
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])

@@ -1,0 +1,195 @@
+"""``grader serve``: the whole service on one machine, in the foreground.
+
+Starts Redis (the one in ``GRADER_REDIS_URL`` if set, else a private ``redis-server`` with
+append-only persistence in the data folder), a Celery worker for every queue and the web app;
+prints the URL and a development token; on Ctrl-C (or SIGTERM) stops the web app, then the
+worker (letting a running grading finish), then Redis.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+
+from grader.processes import (
+    free_port,
+    parse_queues,
+    redis_command,
+    web_command,
+    worker_command,
+)
+from worker.store import Store
+
+STOP_TIMEOUT_S = 30.0
+
+
+def default_data_dir() -> Path:
+    """``GRADER_DATA_DIR``, else ``$XDG_DATA_HOME/grader`` (``~/.local/share/grader``)."""
+    explicit = os.environ.get("GRADER_DATA_DIR")
+    if explicit:
+        return Path(explicit)
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "grader"
+
+
+@dataclass
+class ServeOptions:
+    """What ``grader serve`` starts."""
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    data_dir: Path = field(default_factory=default_data_dir)
+    concurrency: int = max(os.cpu_count() or 1, 1)
+    web_workers: int = 2
+    threads: int = 16
+
+
+class Supervisor:
+    """Starts the processes, watches them, and stops them in order."""
+
+    def __init__(self, options: ServeOptions) -> None:
+        self.options = options
+        self.children: list[tuple[str, subprocess.Popen[bytes]]] = []
+        self.stopping = False
+
+    def _start(self, name: str, command: list[str], env: dict[str, str]) -> None:
+        # A session of its own: Ctrl-C reaches only this supervisor, which stops the
+        # children in order.
+        process = subprocess.Popen(command, env=env, start_new_session=True)
+        self.children.append((name, process))
+
+    def _secret(self, name: str) -> str:
+        path = self.options.data_dir / name
+        if not path.exists():
+            path.write_text(secrets.token_urlsafe(32))
+            path.chmod(0o600)
+        return path.read_text().strip()
+
+    def start_redis(self, env: dict[str, str]) -> str:
+        """The Redis URL to use, starting a private server unless one is configured."""
+        if env.get("GRADER_REDIS_URL"):
+            return env["GRADER_REDIS_URL"]
+        folder = self.options.data_dir / "redis"
+        folder.mkdir(parents=True, exist_ok=True)
+        port = free_port()
+        self._start("redis", redis_command(folder, port), env)
+        return f"redis://127.0.0.1:{port}/0"
+
+    def dev_token(self, store: Store) -> str:
+        """The development instructor token kept in the data folder (created if needed)."""
+        path = self.options.data_dir / "dev-token"
+        if path.exists():
+            token = path.read_text().strip()
+            if store.lookup_token(token) is not None:
+                return token
+        token, _ = store.create_token("instructor", "grader serve (development)")
+        path.write_text(token)
+        path.chmod(0o600)
+        return token
+
+    def run(self) -> int:
+        """Run until interrupted or until a process dies; returns the exit status."""
+        self.options.data_dir.mkdir(parents=True, exist_ok=True)
+        env = dict(os.environ)
+        signal.signal(signal.SIGINT, self._interrupt)
+        signal.signal(signal.SIGTERM, self._interrupt)
+        try:
+            url = self.start_redis(env)
+            env["GRADER_REDIS_URL"] = url
+            env.setdefault("GRADER_CALLBACK_SECRET", self._secret("callback-secret"))
+            store = Store.from_url(url, env.get("GRADER_KEY_PREFIX", "grader"))
+            if not _wait(store.ping, 15):
+                print(f"grader: Redis at {url} does not answer", file=sys.stderr)
+                return 1
+            token = self.dev_token(store)
+            self._start("worker", worker_command(parse_queues("cpu,gpu"),
+                                                 self.options.concurrency), env)
+            o = self.options
+            self._start("web", web_command(o.host, o.port, o.web_workers, o.threads), env)
+            base = f"http://{o.host}:{o.port}"
+            if not _wait(lambda: _answers(f"{base}/healthz"), 120, self._alive):
+                print("grader: the web app did not start", file=sys.stderr)
+                return 1
+            self._announce(base, token, url)
+            while not self.stopping:
+                dead = [name for name, p in self.children if p.poll() is not None]
+                if dead:
+                    print(f"grader: {', '.join(dead)} stopped; shutting down", file=sys.stderr)
+                    return 1
+                time.sleep(0.5)
+            return 0
+        except KeyboardInterrupt:
+            return 0
+        finally:
+            self.stop()
+
+    def _announce(self, base: str, token: str, redis_url: str) -> None:
+        print(f"grader is running at {base}\n"
+              f"  development token (instructor): {token}\n"
+              f"  try: curl -H 'Authorization: Bearer {token}' {base}/api/v1/exercises\n"
+              f"  API document: {base}/api/v1/docs/openapi.json\n"
+              f"  Redis: {redis_url} (for 'grader token': export GRADER_REDIS_URL={redis_url})\n"
+              f"  data: {self.options.data_dir}\n"
+              "Press Ctrl-C to stop.", flush=True)
+
+    def _alive(self) -> bool:
+        return all(p.poll() is None for _, p in self.children)
+
+    def _interrupt(self, signum: int, frame: FrameType | None) -> None:
+        if self.stopping:  # a second Ctrl-C: stop now
+            for _, process in self.children:
+                _signal(process, signal.SIGKILL)
+        self.stopping = True
+
+    def stop(self) -> None:
+        """Stop the web app, then the worker, then Redis; kill what does not stop in time."""
+        self.stopping = True
+        order = {"web": 0, "worker": 1, "redis": 2}
+        for name, process in sorted(self.children, key=lambda c: order.get(c[0], 0)):
+            _signal(process, signal.SIGTERM)
+            try:
+                process.wait(STOP_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                print(f"grader: {name} did not stop; killing it", file=sys.stderr)
+                _signal(process, signal.SIGKILL)
+                process.wait()
+
+
+def _signal(process: subprocess.Popen[bytes], signum: int) -> None:
+    if process.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signum)
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return int(response.status) == 200
+    except OSError:
+        return False
+
+
+def _wait(ready: object, timeout_s: float, alive: object = None) -> bool:
+    assert callable(ready)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if ready():
+            return True
+        if callable(alive) and not alive():
+            return False
+        time.sleep(0.2)
+    return False
+
+
+def serve(options: ServeOptions) -> int:
+    """Run the whole service until Ctrl-C."""
+    return Supervisor(options).run()
