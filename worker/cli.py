@@ -110,14 +110,17 @@ def cmd_check(args: argparse.Namespace, library: ExerciseLibrary, runner: Runner
 
 
 def cmd_list(args: argparse.Namespace, library: ExerciseLibrary) -> int:
-    """Print the exercises grouped by module, in the course notebook's order."""
-    exercises = library.load_all()
+    """Print the exercises grouped by module, in the course notebook's order; a malformed
+    exercise is reported on stderr without hiding the others."""
+    exercises, problems = library.scan()
+    for slug, problem in problems.items():
+        print(f"grader: skipping invalid exercise {slug}: {problem}", file=sys.stderr)
     if args.json:
         print(json.dumps([
             {"slug": e.slug, "title": e.title, "module": e.module, "points": e.points,
              "device": e.device} for e in exercises
         ]))
-        return EXIT_FULL_MARKS
+        return EXIT_NOT_FULL if problems else EXIT_FULL_MARKS
     for module in MODULES:
         members = [e for e in exercises if e.module == module.key]
         if not members:
@@ -126,7 +129,7 @@ def cmd_list(args: argparse.Namespace, library: ExerciseLibrary) -> int:
         for e in members:
             device = "  [GPU when available]" if e.device == "cuda" else ""
             print(f"  {e.slug:<28} {e.title}{device}")
-    return EXIT_FULL_MARKS
+    return EXIT_NOT_FULL if problems else EXIT_FULL_MARKS
 
 
 def cmd_validate(args: argparse.Namespace, library: ExerciseLibrary, runner: Runner) -> int:

@@ -159,9 +159,9 @@ class Value:
         if f.kind == "tensor":
             dtype = (f.dtype or "").removeprefix("torch.")
             where = "" if f.device in (None, "cpu") else f" on {f.device}"
-            return f"a {dtype} tensor of shape {tuple(f.shape or ())}{where}"
+            return f"{article(dtype)} {dtype} tensor of shape {tuple(f.shape or ())}{where}"
         if f.kind == "ndarray":
-            return f"a {f.dtype} NumPy array of shape {tuple(f.shape or ())}"
+            return f"{article(str(f.dtype))} {f.dtype} NumPy array of shape {tuple(f.shape or ())}"
         if f.kind == "scalar":
             return f"a Python {f.type} ({_scalar_text(self.data)})"
         if f.kind == "none":
@@ -171,6 +171,11 @@ class Value:
         if f.kind == "too_large":
             return f"a {f.type} too large to inspect ({f.nbytes} bytes)"
         return f"an object of type {f.type}"
+
+
+def article(word: str) -> str:
+    """``an`` before int64, ``a`` before float32 and uint8 (said "you-int")."""
+    return "an" if word[:1] in ("a", "e", "i", "o") else "a"
 
 
 def _scalar_text(data: np.ndarray | None) -> str:

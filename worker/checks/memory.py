@@ -22,6 +22,15 @@ def _memory_value(value: Value | None) -> bool:
     return value is not None and value.kind in ("tensor", "ndarray", "too_large")
 
 
+def _empty(*values: Value | None) -> bool:
+    # An empty tensor or array has no elements to share: memory checks hold vacuously (and its
+    # pointers mean nothing: an empty tensor's storage pointer is often 0).
+    return any(v is not None and v.facts.nbytes == 0 for v in values)
+
+
+NOTHING_TO_SHARE = "empty: no elements, so nothing to share"
+
+
 @register("shares_memory")
 def shares_memory(ctx: CheckContext, input: str, target: str = "result") -> CheckOutcome:
     """The target shares memory with the input ``input``: a write to one shows in the other.
@@ -35,6 +44,8 @@ def shares_memory(ctx: CheckContext, input: str, target: str = "result") -> Chec
     source = ctx.got.target(f"input.{input}")
     if not _memory_value(got):
         return failed(f"expected a tensor or array sharing memory with `{input}`, got {what(got)}")
+    if _empty(got, source):
+        return passed(NOTHING_TO_SHARE)
     if overlaps(got, source):
         return passed()
     return failed(
@@ -57,7 +68,7 @@ def no_shared_memory(ctx: CheckContext, input: str, target: str = "result") -> C
     source = ctx.got.target(f"input.{input}")
     if not _memory_value(got):
         return failed(f"expected an independent tensor or array, got {what(got)}")
-    if not overlaps(got, source):
+    if _empty(got, source) or not overlaps(got, source):
         return passed()
     return failed(
         f"your result shares memory with `{input}`: a change to `{input}` would change your "
@@ -82,6 +93,8 @@ def is_view_of(
     source = ctx.got.target(f"input.{input}")
     if got is None or got.kind not in ("tensor", "too_large") or source is None:
         return failed(f"expected a view of the tensor `{input}`, got {what(got)}")
+    if _empty(got, source):
+        return passed(NOTHING_TO_SHARE)
     if got.facts.storage_ptr != source.facts.storage_ptr:
         return failed(
             f"your result is not a view of `{input}`: it has its own storage, so the data was "

@@ -153,9 +153,18 @@ def strides(ctx: CheckContext, target: str = "result") -> CheckOutcome:
         return failed(f"expected a tensor with strides {want}, got {what(got)}")
     if got.facts.stride == want:
         return passed()
+    if reference is not None and got.facts.shape != reference.facts.shape:
+        return failed(
+            f"expected a tensor of shape {shape_text(reference.facts.shape)} with strides {want}, "
+            f"got shape {shape_text(got.facts.shape)} with strides {got.facts.stride}",
+            got=str(got.facts.stride),
+            expected=str(want),
+        )
+    zero = [d for d, s in enumerate(want or ()) if s == 0]
+    why = (f": a broadcast view repeats data with stride 0 (on dimension {zero[0]}) instead of "
+           "copying it" if zero else "")
     return failed(
-        f"expected strides {want}, got {got.facts.stride}: "
-        "the data is laid out differently from a view of the input",
+        f"expected strides {want}, got {got.facts.stride}{why}",
         got=str(got.facts.stride),
         expected=str(want),
     )

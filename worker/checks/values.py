@@ -40,6 +40,12 @@ def _numbers(value: Value) -> np.ndarray | None:
     return None
 
 
+def number_text(array: np.ndarray, index: tuple[int, ...]) -> str:
+    """One element as its own dtype prints it: ``0.61456746`` for float32, not float64's
+    ``0.6145674586296082``."""
+    return str(array[index] if array.ndim else array[()])
+
+
 def _index_text(index: tuple[int, ...]) -> str:
     return str(index[0]) if len(index) == 1 else str(tuple(int(i) for i in index))
 
@@ -93,7 +99,8 @@ def compare_values(
     where = f" at index {_index_text(first)}" if a.ndim else ""
     tol = " (compared exactly)" if exact else f" (tolerance: rtol {rtol:g}, atol {atol:g})"
     return failed(
-        f"{noun} differ{where}: expected {b[first].item()!r}, got {a[first].item()!r}; "
+        f"{noun} differ{where}: expected {number_text(want, first)}, "
+        f"got {number_text(have, first)}; "
         f"{int((~close).sum())} of {close.size} differ, max abs error {max_error:.4g}{tol}",
         mismatches=int((~close).sum()),
         max_abs_error=max_error,
@@ -143,6 +150,6 @@ def all_finite(ctx: CheckContext, target: str = "result") -> CheckOutcome:
     where = f" first at index {_index_text(first)}" if first else ""
     return failed(
         f"{int((~finite).sum())} of {data.size} values are inf or nan{where}: "
-        f"got {data[first].item()!r} there",
+        f"got {number_text(data, first)} there",
         non_finite=int((~finite).sum()),
     )

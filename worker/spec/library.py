@@ -60,9 +60,23 @@ class ExerciseLibrary:
         return load_exercise(self.exercises_dir / slug, self.reference_path(slug))
 
     def load_all(self) -> list[Exercise]:
-        """Every exercise, in the course notebook's order (module, then order, then slug)."""
-        exercises = [self.load(slug) for slug in self.slugs()]
-        return sorted(exercises, key=lambda e: (MODULE_KEYS.index(e.module), e.order, e.slug))
+        """Every exercise, in the course notebook's order; the first malformed one raises."""
+        exercises, problems = self.scan()
+        if problems:
+            raise ExerciseError(next(iter(problems.values())))
+        return exercises
+
+    def scan(self) -> tuple[list[Exercise], dict[str, str]]:
+        """The exercises that load, in the course notebook's order (module, then order, then
+        slug), and the problem of each one that does not, by slug."""
+        exercises, problems = [], {}
+        for slug in self.slugs():
+            try:
+                exercises.append(self.load(slug))
+            except ExerciseError as exc:
+                problems[slug] = str(exc)
+        exercises.sort(key=lambda e: (MODULE_KEYS.index(e.module), e.order, e.slug))
+        return exercises, problems
 
     def reference_path(self, slug: str) -> Path:
         """Where the reference solution of ``slug`` lives (never shown to learners)."""
