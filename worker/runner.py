@@ -81,6 +81,7 @@ class Job:
             "time_s": self.limits.time_s,
             "memory_bytes": self.limits.memory_bytes,
             "output_bytes": self.limits.output_bytes,
+            "file_size_bytes": file_size_limit(self.limits),
             "open_files": self.limits.open_files,
         }
         return json.dumps(fields).encode()
@@ -145,6 +146,9 @@ class OutcomeBuilder:
                 self.outcome.observations[name] = observation
                 self.outcome.running_case = None
             elif kind == "done":
+                unseen = [c for c in self.cases or () if c not in self.outcome.observations]
+                if self.outcome.running_case is not None or unseen:
+                    raise ObservationError("the run claimed to be done before all its cases")
                 self.done = True
             else:
                 raise ObservationError(f"unknown frame type {kind!r}")
@@ -171,12 +175,24 @@ class OutcomeBuilder:
         return outcome
 
 
+def protocol_message(exc: Exception) -> str:
+    """What a learner is told when the result channel carried something the harness never sends
+    (learner code writing to descriptors it did not open, or forging frames)."""
+    return f"the grader's result channel carried malformed data ({exc}); did your code write to it?"
+
+
+def file_size_limit(limits: Limits) -> int:
+    """The largest file (captured output included) a run may write: RLIMIT_FSIZE."""
+    return limits.output_bytes * 4
+
+
 def _limit_resources(limits: Limits) -> None:
     # Runs in the child between fork and exec.
     cpu = int(limits.time_s + limits.startup_s) + 1
     resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
     resource.setrlimit(resource.RLIMIT_AS, (limits.memory_bytes, limits.memory_bytes))
-    resource.setrlimit(resource.RLIMIT_FSIZE, (limits.output_bytes * 4, limits.output_bytes * 4))
+    size = file_size_limit(limits)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     resource.setrlimit(resource.RLIMIT_NOFILE, (limits.open_files, limits.open_files))
 
@@ -215,7 +231,8 @@ def signal_status(returncode: int, limits: Limits) -> tuple[RunStatus, str] | No
         return None
     sig = -returncode
     if sig == signal.SIGXFSZ:
-        return "output_limit", f"your code wrote more than {limits.output_bytes} bytes"
+        return "output_limit", (f"your code wrote more than {file_size_limit(limits) // 1024} KB "
+                                "(printed output, or a file)")
     if sig == signal.SIGXCPU:
         return "timeout", f"your code used more than {limits.time_s:g} s of CPU time"
     name = signal.Signals(sig).name if sig in signal.Signals._value2member_map_ else str(sig)
@@ -305,7 +322,7 @@ class ProcessRunner:
             try:
                 builder.feed(data)
             except (ObservationError, ValueError) as exc:
-                return "protocol_error", f"the sandbox sent malformed data: {exc}"
+                return "protocol_error", protocol_message(exc)
 
 
 def _kill_group(child: subprocess.Popen[bytes]) -> None:

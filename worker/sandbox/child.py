@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any, NoReturn
 
 from worker.sandbox import landlock, linux
-from worker.sandbox.rootfs import JOB_DIR, OLD_ROOT, SANDBOX_UID, RootPlan
+from worker.sandbox.rootfs import GRADER_PACKAGES, JOB_DIR, OLD_ROOT, SANDBOX_UID, RootPlan
 
 SOURCE_NAME = "submission.py"
 
@@ -246,7 +246,7 @@ def _set_limits(plan: ChildPlan, limits: dict[str, Any]) -> None:
     if plan.max_memory_bytes is not None:
         memory = min(memory, plan.max_memory_bytes)
     cpu = math.ceil(float(limits["time_s"])) + 1
-    output = int(limits["output_bytes"]) * 4
+    output = int(limits["file_size_bytes"])
     for which, value in (
         (resource.RLIMIT_CPU, (cpu, cpu + 1)),
         (resource.RLIMIT_AS, (plan.base_address_space + memory,) * 2),
@@ -265,6 +265,10 @@ def _prepare_runtime(plan: ChildPlan) -> None:
     import numpy as np
     import torch
 
+    # The grader's modules stay loaded for the harness, but out of the learner's easy reach (their
+    # files are not in the sandbox either, so `import worker` fails).
+    for name in [n for n in sys.modules if n.split(".")[0] in GRADER_PACKAGES]:
+        del sys.modules[name]
     np.random.seed()  # a fresh interpreter's NumPy seeds itself from the OS; forks would share
     real = torch.set_num_threads
 
@@ -273,5 +277,8 @@ def _prepare_runtime(plan: ChildPlan) -> None:
         real(max(1, min(int(n), plan.max_threads)))
 
     torch.set_num_threads = set_num_threads  # type: ignore[assignment]
+    # Python ignores SIGXFSZ; a fresh process should die of it at the file size limit (the
+    # runner reports output_limit) rather than see a string of EFBIG errors.
+    signal.signal(signal.SIGXFSZ, signal.SIG_DFL)
     with contextlib.suppress(AttributeError, ValueError, OSError):
         sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]

@@ -28,6 +28,7 @@ SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 DEVICES = ("/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom")
 GPU_DEVICE_PREFIXES = ("nvidia", "dri")
 ETC_COPIES = ("/etc/ld.so.cache", "/etc/localtime")
+GRADER_PACKAGES = ("worker", "grader")
 SANDBOX_UID = 1000  # the learner's uid inside the user namespace (never 0)
 ETC_FILES = {
     "passwd": f"root:x:0:0::/:/bin/false\nlearner:x:{SANDBOX_UID}:{SANDBOX_UID}::{JOB_DIR}:"
@@ -61,14 +62,22 @@ def _is_within(path: Path, folder: Path) -> bool:
 
 
 def _package_dirs() -> set[Path]:
-    """Folders of the top-level packages already imported from outside the Python install."""
+    """Folders of the top-level packages already imported from outside the Python install.
+
+    The grader's own packages are left out: the learner's process has already imported all it
+    needs of them, and learner code has no business importing them again.
+    """
+    own = [Path(m.__file__).resolve().parent for n in GRADER_PACKAGES
+           if (m := sys.modules.get(n)) is not None and m.__file__]
     found: set[Path] = set()
     for name, module in list(sys.modules.items()):
         file = getattr(module, "__file__", None)
         if not file or "." in name:
             continue
         path = Path(file).resolve()
-        found.add(path.parent if path.name == "__init__.py" else path)
+        path = path.parent if path.name == "__init__.py" else path
+        if not any(_is_within(path, d) for d in own):
+            found.add(path)
     return found
 
 

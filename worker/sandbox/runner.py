@@ -33,6 +33,7 @@ from worker.runner import (
     ProcessRunner,
     RunOutcome,
     RunStatus,
+    protocol_message,
     signal_status,
 )
 from worker.sandbox import control
@@ -415,7 +416,7 @@ def _collect(child: WarmChild, builder: OutcomeBuilder, limits: Limits) -> tuple
         try:
             builder.feed(data)
         except (ObservationError, ValueError) as exc:
-            return "protocol_error", f"the sandbox sent malformed data: {exc}"
+            return "protocol_error", protocol_message(exc)
     return None, ""
 
 
