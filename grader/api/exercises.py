@@ -109,6 +109,14 @@ def put_exercise(slug: str) -> tuple[ExerciseSaved, int]:
     """
     token = authenticate()
     body: ExerciseBundleIn = validated("json")
+    saved = install_exercise(slug, body, token.id)
+    return saved, 201 if saved.created else 200
+
+
+def install_exercise(slug: str, body: ExerciseBundleIn, uploaded_by: str) -> ExerciseSaved:
+    """Check a bundle, validate it on a worker and, if it passes, make it live; raises
+    :class:`ApiError` (422 with the report as ``details`` when validation fails). The API's
+    PUT and the instructors' upload page both go through here."""
     bundle, info = _parse_bundle(slug, body)
     store = get_store()
     timeout_s = float(current_app.config["VALIDATION_TIMEOUT_S"])
@@ -124,11 +132,10 @@ def put_exercise(slug: str) -> tuple[ExerciseSaved, int]:
                            code="validation_failed", details=report.model_dump())
         created = get_catalogue().get(slug) is None
         store.put_exercise(StoredExercise(info=info, bundle=bundle, uploaded_at=time.time(),
-                                          uploaded_by=token.id))
+                                          uploaded_by=uploaded_by))
     finally:
         store.unlock_exercise(slug)
-    return ExerciseSaved(exercise=ExerciseDetail.of(info), created=created,
-                         validation=report), 201 if created else 200
+    return ExerciseSaved(exercise=ExerciseDetail.of(info), created=created, validation=report)
 
 
 @bp.get("/exercises/<slug>/stats")
