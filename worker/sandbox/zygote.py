@@ -124,6 +124,10 @@ class Zygote:
         if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.geteuid():
             raise RuntimeError(f"{stage} is not a folder owned by the worker")
         os.chmod(stage, 0o755)
+        for folder in Path(stage).parents:
+            if not os.stat(folder).st_mode & stat.S_IXOTH:
+                raise RuntimeError(f"{folder} must be searchable by others (o+x): the slot's "
+                                   f"uid pivots into {stage}")
         return rootfs.stage_root(stage, [Path(h) for h in self.settings.hidden])
 
     # -- loop --------------------------------------------------------------------------------
