@@ -93,7 +93,9 @@ def build_tensor(spec: Mapping[str, Any], seed: int, device: str) -> torch.Tenso
         raise CaseInputError(f"unknown dtype {dtype_name!r}")
     np_spec = {**spec, "dtype": "float32" if dtype_name == "bfloat16" else dtype_name}
     base, dims = _transposed(np_spec, seed)
-    tensor = torch.from_numpy(np.ascontiguousarray(base)).to(device=device, dtype=dtype)
+    # np.array(order="C") keeps 0-d arrays 0-d (np.ascontiguousarray would make them 1-d).
+    tensor = torch.from_numpy(np.array(base, order="C", copy=True)).to(device=device,
+                                                                       dtype=dtype)
     if dims is not None:
         tensor = tensor.transpose(*dims)
     if spec.get("requires_grad"):

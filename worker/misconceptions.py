@@ -12,6 +12,8 @@ from worker.spec import MisconceptionSpec
 
 
 def _detail_matches(actual: object, wanted: object) -> bool:
+    if isinstance(wanted, list):  # any of these values
+        return any(_detail_matches(actual, w) for w in wanted)
     if isinstance(wanted, bool) or isinstance(actual, bool):
         return actual == wanted
     return str(actual).removeprefix("torch.") == str(wanted).removeprefix("torch.")

@@ -66,6 +66,7 @@ _layout = _tensor_attribute("layout")
 _is_quantized = _tensor_attribute("is_quantized")
 
 NUMERIC_KINDS = frozenset("biufc")
+MAX_SEQUENCE_ITEMS = 64
 
 
 class _Facts(BaseModel):
@@ -94,6 +95,7 @@ class ValueFacts(_Facts):
     contiguous: bool | None = None
     nbytes: int | None = None
     items: tuple[ValueFacts, ...] | None = None
+    length: int | None = None  # of a sequence, also when it is too long for its items to be kept
     grad: ValueFacts | None = None
 
 
@@ -167,7 +169,8 @@ class Value:
         if f.kind == "none":
             return "None"
         if f.kind == "sequence":
-            return f"a {f.type} of {len(f.items or ())} items"
+            count = f.length if f.length is not None else len(f.items or ())
+            return f"a {f.type} of {count} items"
         if f.kind == "too_large":
             return f"a {f.type} too large to inspect ({f.nbytes} bytes)"
         return f"an object of type {f.type}"
@@ -251,9 +254,12 @@ class Encoder:
                 return {"kind": "other", "type": type_name}
             return {"kind": "scalar", "type": kind.__qualname__, "array": self._store(array),
                     "dtype": str(array.dtype)}
-        if kind in (tuple, list) and depth < 4 and len(value) <= 64:
-            items = [self.encode(item, depth + 1, with_data) for item in value]
-            return {"kind": "sequence", "type": kind.__qualname__, "items": items}
+        if kind in (tuple, list):
+            # Long or deep sequences are reported as such, without their items.
+            keep = depth < 4 and len(value) <= MAX_SEQUENCE_ITEMS
+            items = [self.encode(item, depth + 1, with_data) for item in value] if keep else None
+            return {"kind": "sequence", "type": kind.__qualname__, "items": items,
+                    "length": len(value)}
         return {"kind": "other", "type": type_name}
 
     def _tensor(self, t: torch.Tensor, type_name: str, with_data: bool) -> dict[str, Any]:

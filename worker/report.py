@@ -9,10 +9,23 @@ def _indent(text: str, prefix: str) -> str:
     return "\n".join(prefix + line for line in text.splitlines())
 
 
+def _once(message: str, shown: set[str]) -> str:
+    """The message with any hint already shown above replaced by a pointer to it."""
+    kept = []
+    for line in message.splitlines():
+        if line.startswith("Hint: "):
+            if line in shown:
+                line = "Hint: the same as above."
+            shown.add(line)
+        kept.append(line)
+    return "\n".join(kept)
+
+
 def render_text(verdict: Verdict) -> str:
     """The readable report: per case and check, passed or failed, points and message."""
     mark = "full marks" if verdict.status == "passed" else verdict.status
     lines = [f"{verdict.exercise}: {verdict.score:g} / {verdict.max_score:g} points ({mark})"]
+    hints_shown: set[str] = set()
     for notice in verdict.notices:
         lines.append(f"NOTE: {notice}")
     if verdict.error:
@@ -30,7 +43,7 @@ def render_text(verdict: Verdict) -> str:
             points = f"{check.score:g}/{check.max_score:g}"
             lines.append(f"  [{tick}] {check.name}{extra}: {points}")
             if not check.passed and check.message:
-                lines.append(_indent(check.message, "         "))
+                lines.append(_indent(_once(check.message, hints_shown), "         "))
     if verdict.stdout:
         lines += ["", "Output of your code (visible cases):", _indent(verdict.stdout, "  | ")]
     return "\n".join(lines) + "\n"

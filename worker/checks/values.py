@@ -75,6 +75,7 @@ def compare_values(
         return failed(
             f"expected shape {want.shape}, got {have.shape}, so the {noun} cannot be compared",
             transposed=transposed,
+            shape_mismatch=True,
         )
     exact = want.dtype.kind in "biu"
     default_rtol, default_atol = tolerance(expected.facts.dtype or str(want.dtype), device)
@@ -104,6 +105,7 @@ def compare_values(
         f"{int((~close).sum())} of {close.size} differ, max abs error {max_error:.4g}{tol}",
         mismatches=int((~close).sum()),
         max_abs_error=max_error,
+        shape_mismatch=False,
     )
 
 

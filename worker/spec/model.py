@@ -91,7 +91,8 @@ class CheckSpec(_Strict):
 class MisconceptionSpec(_Strict):
     """A known mistake, recognised when a check fails and the conditions below all hold.
 
-    - ``details``: the failing check reported these facts (e.g. ``{got: torch.float64}``);
+    - ``details``: the failing check reported these facts (e.g. ``{got: torch.float64}``; a
+      list means any of its values);
     - ``output_matches``: the learner's return value equals what this function of the
       reference module returns on the same inputs (a "wrong twin" of the reference);
     - ``error_matches``: the learner's function raised an exception whose text matches.
