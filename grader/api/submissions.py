@@ -189,6 +189,6 @@ def get_submission(submission_id: str) -> SubmissionView:
     delay = 0.005
     while not record.finished and time.monotonic() < deadline:
         time.sleep(min(delay, max(deadline - time.monotonic(), 0)))
-        delay = min(delay * 1.5, 0.05)
+        delay = min(delay * 1.5, 0.02)
         record = store.get_submission(submission_id) or record
     return submission_view(record)
