@@ -1,0 +1,176 @@
+"""What the result panel shows of a submission: its verdict arranged per case, then per check.
+
+Visible cases show their inputs and every check with its points, message and hints; hidden
+cases show only whether they passed and the messages of what failed. Captured output is capped
+here, whatever the worker kept.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from markupsafe import Markup
+
+from grader.pages.statement import render_inline
+from worker.protocol import CaseReport, CheckResult, Verdict
+from worker.store import SubmissionRecord
+
+OUTPUT_CAP = 10_000
+HINT_MARK = "\nHint: "
+
+CASE_STATUS_LABELS = {
+    "returned": "returned",
+    "raised": "raised an exception",
+    "timeout": "ran out of time",
+    "memory_limit": "used too much memory",
+    "output_limit": "printed too much",
+    "crashed": "crashed",
+    "not_run": "not run",
+}
+
+
+@dataclass(frozen=True)
+class CheckView:
+    """One check on one case, its message split from the misconception hints."""
+
+    name: str
+    passed: bool
+    score: float
+    max_score: float
+    extra_credit: bool
+    message: str
+    hints: list[Markup]
+    misconceptions: list[str]
+    # Misconceptions whose hint was shown on an earlier case of the same result.
+    repeated: list[str] = field(default_factory=list)
+
+    @property
+    def labelled_hints(self) -> list[tuple[str, Markup]]:
+        """Each hint with the id of the misconception it explains (in the pipeline's order)."""
+        return list(zip(self.misconceptions, self.hints, strict=True))
+
+    @classmethod
+    def of(cls, result: CheckResult, shown: set[str]) -> CheckView:
+        """Split ``message`` at the pipeline's ``Hint:`` lines; a hint already in ``shown``
+        (from an earlier case) is not repeated, only named."""
+        message, *texts = result.message.split(HINT_MARK)
+        ids = list(result.misconceptions) + [""] * (len(texts) - len(result.misconceptions))
+        hints, misconceptions, repeated = [], [], []
+        for misconception, text in zip(ids, texts, strict=False):
+            key = misconception or text.strip()
+            if key in shown:
+                repeated.append(misconception or "see above")
+                continue
+            shown.add(key)
+            hints.append(render_inline(text.strip()))
+            misconceptions.append(misconception)
+        return cls(name=result.name, passed=result.passed, score=result.score,
+                   max_score=result.max_score, extra_credit=result.extra_credit,
+                   message=message.strip(), hints=hints, misconceptions=misconceptions,
+                   repeated=repeated)
+
+
+@dataclass(frozen=True)
+class CaseView:
+    """One case: how it ran, its inputs when visible, and its checks."""
+
+    name: str
+    visible: bool
+    status: str
+    status_label: str
+    message: str
+    inputs: dict[str, str]
+    duration_s: float | None
+    checks: list[CheckView]
+
+    @property
+    def passed(self) -> bool:
+        """Every check that counts passed."""
+        return self.status == "returned" and all(c.passed for c in self.checks
+                                                 if not c.extra_credit)
+
+    @property
+    def score(self) -> float:
+        """Points earned on this case."""
+        return round(sum(c.score for c in self.checks), 2)
+
+    @property
+    def max_score(self) -> float:
+        """Points this case is worth."""
+        return round(sum(c.max_score for c in self.checks), 2)
+
+    @property
+    def failed_messages(self) -> list[CheckView]:
+        """The failed checks that have something to say (what a hidden case shows)."""
+        return [c for c in self.checks if not c.passed and (c.message or c.hints)]
+
+
+@dataclass(frozen=True)
+class ResultView:
+    """A finished submission as the result panel shows it."""
+
+    status: str
+    score: float
+    max_score: float
+    full_marks: bool
+    error: str | None
+    notices: list[str]
+    cases: list[CaseView]
+    stdout: str
+    stdout_truncated: bool
+    check_totals: list[tuple[str, int, int]] = field(default_factory=list)
+
+    @property
+    def percent(self) -> int:
+        """The score as a whole percentage of the maximum."""
+        return round(100 * self.score / self.max_score) if self.max_score else 0
+
+    @property
+    def visible_cases(self) -> list[CaseView]:
+        """Cases whose inputs the learner sees."""
+        return [c for c in self.cases if c.visible]
+
+    @property
+    def hidden_cases(self) -> list[CaseView]:
+        """Cases the learner sees only as passed or failed."""
+        return [c for c in self.cases if not c.visible]
+
+
+def result_view(record: SubmissionRecord, verdict: Verdict | None) -> ResultView:
+    """Arrange a finished submission for the page (a failed one has an error and no cases)."""
+    if verdict is None:
+        return ResultView(status=record.status, score=record.score or 0.0,
+                          max_score=record.max_score or 0.0, full_marks=False,
+                          error=record.error or "the grader could not grade this submission",
+                          notices=[], cases=[], stdout="", stdout_truncated=False)
+    by_case: dict[str, list[CheckResult]] = {}
+    for check in verdict.checks:
+        by_case.setdefault(check.case, []).append(check)
+    reports = verdict.cases or [CaseReport(name=n, visible=c[0].visible, status="returned")
+                                for n, c in by_case.items()]
+    shown: set[str] = set()
+    # Visible cases come first on the page, so their hints are the ones spelled out.
+    ordered = sorted(reports, key=lambda r: not r.visible)
+    views = {
+        r.name: CaseView(name=r.name, visible=r.visible, status=r.status,
+                         status_label=CASE_STATUS_LABELS.get(r.status, r.status),
+                         message=r.message.strip(), inputs=dict(r.inputs) if r.visible else {},
+                         duration_s=r.duration_s,
+                         checks=[CheckView.of(c, shown) for c in by_case.get(r.name, [])])
+        for r in ordered
+    }
+    cases = [views[r.name] for r in reports]
+    totals: dict[str, list[int]] = {}
+    for check in verdict.checks:
+        if not check.extra_credit:
+            passed_total = totals.setdefault(check.name, [0, 0])
+            passed_total[0] += int(check.passed)
+            passed_total[1] += 1
+    stdout = verdict.stdout
+    return ResultView(
+        status=record.status, score=verdict.score, max_score=verdict.max_score,
+        full_marks=verdict.full_marks, error=record.error or verdict.error,
+        notices=list(verdict.notices), cases=cases, stdout=stdout[:OUTPUT_CAP],
+        stdout_truncated=len(stdout) > OUTPUT_CAP,
+        check_totals=[(name, p, t) for name, (p, t) in totals.items()],
+    )
