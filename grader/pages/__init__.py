@@ -97,6 +97,9 @@ def init_app(app: Flask) -> None:
     app.context_processor(_context)
     filters.init_app(app)
     for blueprint in (auth.bp, learn.bp, teach.bp):
-        blueprint.register_error_handler(HTTPException, _error_page)
+        # The blueprints are module-level: a second app (tests make one per namespace) must
+        # not set them up again, which Flask refuses once they have been registered.
+        if HTTPException not in blueprint.error_handler_spec.get(None, {}).get(None, {}):
+            blueprint.register_error_handler(HTTPException, _error_page)
         app.register_blueprint(blueprint)
     app.cli.add_command(cli.accounts)
