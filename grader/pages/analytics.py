@@ -50,16 +50,18 @@ def failing_checks(verdicts: list[Verdict]) -> list[FailingCheck]:
     """Checks by the number of graded submissions they failed in, most first."""
     found: dict[str, FailingCheck] = {}
     for verdict in verdicts:
-        failed_here: set[str] = set()
+        # Each check and message counts once per submission, however many cases it failed.
+        failed_here: dict[str, set[str]] = {}
         for check in verdict.checks:
             if check.passed or check.extra_credit:
                 continue
-            entry = found.setdefault(check.name, FailingCheck(check.name))
             message = check.message.split(HINT_MARK)[0].strip().splitlines()
-            entry.messages[message[0][:300] if message else "(no message)"] += 1
-            failed_here.add(check.name)
-        for name in failed_here:
-            found[name].submissions += 1
+            failed_here.setdefault(check.name, set()).add(
+                message[0][:300] if message else "(no message)")
+        for name, messages in failed_here.items():
+            entry = found.setdefault(name, FailingCheck(name))
+            entry.submissions += 1
+            entry.messages.update(messages)
     return sorted(found.values(), key=lambda f: (-f.submissions, f.name))
 
 

@@ -22,23 +22,24 @@ def bar_chart(bars: list[Bar], title: str, width: int = 640, height: int = 220) 
     left, right, top, bottom = 36, 8, 16, 40
     plot_w, plot_h = width - left - right, height - top - bottom
     top_value = max([b.value for b in bars] + [1])
-    step = plot_w / max(len(bars), 1)
+    # At least six slots wide, centred: one or two bars do not fill the whole width.
+    step = plot_w / max(len(bars), 6)
+    offset = left + (plot_w - step * len(bars)) / 2
     parts = [
         f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" '
         f'aria-label="{escape(title)}" xmlns="http://www.w3.org/2000/svg">',
         f"<title>{escape(title)}</title>",
     ]
-    for fraction in (0.0, 0.5, 1.0):
-        y = top + plot_h * (1 - fraction)
-        value = top_value * fraction
-        label = f"{value:g}" if value == int(value) else f"{value:.1f}"
+    for value in sorted({0, (top_value + 1) // 2, top_value}):
+        y = top + plot_h * (1 - value / top_value)
+        label = str(value)
         parts.append(f'<line class="grid" x1="{left}" x2="{width - right}" y1="{y:.1f}" '
                      f'y2="{y:.1f}"/>')
         parts.append(f'<text class="axis" x="{left - 6}" y="{y + 4:.1f}" '
                      f'text-anchor="end">{label}</text>')
     for i, bar in enumerate(bars):
         h = plot_h * bar.value / top_value
-        x = left + i * step + step * 0.14
+        x = offset + i * step + step * 0.14
         w = step * 0.72
         y = top + plot_h - h
         parts.append(f'<rect class="{escape(bar.kind)}" x="{x:.1f}" y="{y:.1f}" '

@@ -87,7 +87,7 @@ def exercise_stats(slug: str) -> str:
     records = _records(slug)
     reaching = analytics.attempts_to_full_marks(records)
     attempts_chart = bar_chart(
-        [Bar(str(n), c) for n, c in reaching.counts.items()],
+        [Bar(f"{n} attempt{'s' if n != 1 else ''}", c) for n, c in reaching.counts.items()],
         "Learners by attempts needed for full marks", height=180,
     ) if reaching.counts else None
     regrades = RegradeStore(store)
@@ -221,6 +221,7 @@ def accounts() -> str | tuple[str, int]:
                 invite_link = url_for("auth.invitation", token=token, _external=True)
                 flash(f"Send this link to {invited.username}; it works once, for 7 days.",
                       "success")
+                invite_form = InvitationForm(prefix="invite", formdata=None)
             else:
                 status = 422
         except AccountError as exc:
