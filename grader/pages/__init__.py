@@ -13,7 +13,7 @@ import logging
 from datetime import timedelta
 from typing import Any
 
-from flask import Flask, Response, render_template, request
+from flask import Flask, Response, current_app, render_template, request
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
 
@@ -63,6 +63,23 @@ def _error_page(exc: HTTPException) -> tuple[str, int] | HTTPException:
     return render_template("error.html", status=status, title=exc.name, message=message), status
 
 
+def _crash_page(exc: Exception) -> tuple[str, int]:
+    if current_app.testing:  # tests see the exception itself
+        raise exc
+    logger.exception("unhandled error on %s %s", request.method, request.path)
+    return render_template("error.html", status=500, title="Something went wrong",
+                           message="The grader failed on this page; this is not your fault. "
+                                   "Try again in a moment."), 500
+
+
+# The blueprints live at module level and may be registered on several apps (tests make one
+# per namespace), so they are set up once, here, not in init_app.
+BLUEPRINTS = (auth.bp, learn.bp, teach.bp)
+for _blueprint in BLUEPRINTS:
+    _blueprint.register_error_handler(HTTPException, _error_page)
+    _blueprint.register_error_handler(Exception, _crash_page)
+
+
 def _ensure_secret(app: Flask) -> None:
     """Every web process must sign cookies with the same key: the configured
     ``GRADER_SECRET_KEY``, else one kept in Redis (created by the first process)."""
@@ -96,10 +113,6 @@ def init_app(app: Flask) -> None:
     app.after_request(_security_headers)
     app.context_processor(_context)
     filters.init_app(app)
-    for blueprint in (auth.bp, learn.bp, teach.bp):
-        # The blueprints are module-level: a second app (tests make one per namespace) must
-        # not set them up again, which Flask refuses once they have been registered.
-        if HTTPException not in blueprint.error_handler_spec.get(None, {}).get(None, {}):
-            blueprint.register_error_handler(HTTPException, _error_page)
+    for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)
     app.cli.add_command(cli.accounts)

@@ -197,9 +197,12 @@ def sign_in(page: Page, username: str, password: str = PASSWORD) -> None:
     page.wait_for_url(lambda url: "/signin" not in url)
 
 
-def screenshot(page: Page, name: str) -> Path:
-    """Save a full-page screenshot as ``artifacts/screenshots/<name>.png``."""
+def screenshot(page: Page, name: str, height: int | None = None) -> Path:
+    """Save a full-page screenshot (or its top ``height`` pixels) as
+    ``artifacts/screenshots/<name>.png``."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
+    viewport = page.viewport_size or {"width": 1440, "height": 1000}
+    clip = {"x": 0, "y": 0, "width": viewport["width"], "height": height} if height else None
+    page.screenshot(path=str(path), full_page=True, clip=clip)  # type: ignore[arg-type]
     return path
