@@ -40,8 +40,8 @@ class Dispatcher:
 
 def init_app(app: Flask) -> None:
     """Create the app's dispatcher (it connects on first use)."""
-    app.extensions["grader.dispatcher"] = Dispatcher(app.config["REDIS_URL"],
-                                                     app.config["KEY_PREFIX"])
+    app.extensions["grader.dispatcher"] = Dispatcher(str(app.config["REDIS_URL"]),
+                                                     str(app.config["KEY_PREFIX"]))
 
 
 def get_dispatcher() -> Dispatcher:

@@ -9,8 +9,9 @@ from worker.store import Store
 
 def init_app(app: Flask) -> None:
     """Connect the app to the Redis named by ``REDIS_URL`` (connections open lazily)."""
-    app.extensions["grader.store"] = Store.from_url(app.config["REDIS_URL"],
-                                                    app.config["KEY_PREFIX"])
+    # str(): GRADER_* values are parsed as JSON, so a numeric prefix would arrive as an int.
+    app.extensions["grader.store"] = Store.from_url(str(app.config["REDIS_URL"]),
+                                                    str(app.config["KEY_PREFIX"]))
 
 
 def get_store() -> Store:
