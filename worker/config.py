@@ -10,7 +10,7 @@ environment.
 | ``GRADER_SANDBOX_STRICT`` | ``1`` | ``0``: run even when an isolation layer is missing, |
 |  |  | saying so on every result (development only) |
 | ``GRADER_SANDBOX_UID_BASE`` | ``61000`` | worker slot *n* runs learner code as uid base + *n* |
-| ``GRADER_SANDBOX_WARM`` | ``2`` | sandboxed children kept forked and isolated ahead of time |
+| ``GRADER_SANDBOX_WARM`` | ``3`` | sandboxed children kept forked and isolated ahead of time |
 | ``GRADER_SANDBOX_RECYCLE_AFTER`` | ``1000`` | jobs before a slot's zygote is replaced |
 | ``GRADER_SANDBOX_DISABLE`` | empty | comma-separated layers to treat as missing (diagnosis) |
 """
@@ -38,7 +38,7 @@ class WorkerConfig:
     runner: str = "sandbox"
     sandbox_strict: bool = True
     sandbox_uid_base: int = 61000
-    sandbox_warm: int = 2
+    sandbox_warm: int = 3
     sandbox_recycle_after: int = 1000
     sandbox_disable: str = ""
 

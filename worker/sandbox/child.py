@@ -25,8 +25,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
+from worker.harness.main import serve
+from worker.harness.warmup import rehearse
 from worker.sandbox import landlock, linux
-from worker.sandbox.rootfs import GRADER_PACKAGES, JOB_DIR, OLD_ROOT, SANDBOX_UID, RootPlan
+from worker.sandbox.rootfs import JOB_DIR, OLD_ROOT, SANDBOX_UID, RootPlan
 
 SOURCE_NAME = "submission.py"
 
@@ -204,13 +206,14 @@ def learner_process(plan: ChildPlan, fds: ChildFds, reaper_w: int, keeper_pid: i
             ), plan.landlock_abi)
         if "seccomp" in plan.layers and plan.seccomp_program:
             linux.load_seccomp(plan.seccomp_program)
+        # Take the copy-on-write faults now, not while the learner's job waits.
+        rehearse(decode_too=False)
+        _settle_runtime(plan)
     except BaseException as exc:
         _say(fds.setup, f"E {type(exc).__name__}: {exc}")
         os._exit(71)
     _say(fds.setup, "OK")
     os.close(fds.setup)
-    from worker.harness.main import serve
-
     serve(fds.job, fds.result, _preparer(plan, fds.job_dir))
 
 
@@ -236,7 +239,6 @@ def _preparer(plan: ChildPlan, job_dir: str) -> Callable[[dict[str, Any]], None]
             handle.write(job.pop("source"))
         job["source_path"] = path
         os.chdir(job_dir)
-        _prepare_runtime(plan)
 
     return prepare
 
@@ -260,15 +262,11 @@ def _set_limits(plan: ChildPlan, limits: dict[str, Any]) -> None:
         resource.setrlimit(which, value)
 
 
-def _prepare_runtime(plan: ChildPlan) -> None:
-    """Make the forked interpreter look like a fresh one to the learner."""
+def _settle_runtime(plan: ChildPlan) -> None:
+    """Make the forked interpreter look like a fresh one to the learner (before the job)."""
     import numpy as np
     import torch
 
-    # The grader's modules stay loaded for the harness, but out of the learner's easy reach (their
-    # files are not in the sandbox either, so `import worker` fails).
-    for name in [n for n in sys.modules if n.split(".")[0] in GRADER_PACKAGES]:
-        del sys.modules[name]
     np.random.seed()  # a fresh interpreter's NumPy seeds itself from the OS; forks would share
     real = torch.set_num_threads
 

@@ -27,7 +27,7 @@ class Settings(_Message):
 
     strict: bool = True
     uid: int | None = None
-    warm: int = 2
+    warm: int = 3
     hidden: tuple[str, ...] = ()
     disabled: tuple[str, ...] = ()
     state_dir: str

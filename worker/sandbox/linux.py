@@ -138,6 +138,37 @@ def load_seccomp(program: bytes) -> None:
                        ctypes.byref(fprog), ctypes.c_ulong(0), ctypes.c_ulong(0)), "seccomp")
 
 
+MADV_HUGEPAGE = 14
+MADV_COLLAPSE = 25
+
+
+def collapse_to_huge_pages() -> int:
+    """Back this process's large anonymous mappings with transparent huge pages, now.
+
+    A fork copies one page-table entry per 4 KiB page it inherits and an exit frees them; with
+    the zygote's ~150 MiB heap in 2 MiB pages both get several times cheaper. Best effort:
+    returns the bytes collapsed (0 where the kernel cannot, before Linux 6.1 for instance).
+    """
+    madvise = _libc.madvise
+    madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+    huge = 2 << 20
+    done = 0
+    with open("/proc/self/maps") as maps:
+        regions = [line.split() for line in maps]
+    for fields in regions:
+        path = fields[5] if len(fields) > 5 else ""
+        if "rw" not in fields[1] or (path and path != "[heap]"):
+            continue
+        low, high = (int(x, 16) for x in fields[0].split("-"))
+        low, high = (low + huge - 1) & ~(huge - 1), high & ~(huge - 1)
+        if high - low < huge:
+            continue
+        madvise(low, high - low, MADV_HUGEPAGE)
+        if madvise(low, high - low, MADV_COLLAPSE) == 0:
+            done += high - low
+    return done
+
+
 def write_file(path: str, text: str) -> None:
     """Write a small control file (``/proc/self/uid_map`` and the like) in one write."""
     fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)

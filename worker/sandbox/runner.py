@@ -54,7 +54,7 @@ class SandboxConfig:
     strict: bool = True
     uid_base: int = 61000  # slot n runs as uid uid_base + n
     slot: int | None = None  # None: the first free slot (a lock file per slot)
-    warm: int = 2  # children kept forked and isolated ahead of time
+    warm: int = 3  # children kept forked and isolated ahead of time (a submission uses 2)
     recycle_after: int = 1000  # jobs before the zygote is replaced
     state_dir: Path | None = None  # None: /run/grader-sandbox (root) or a temp folder
     hidden: tuple[Path, ...] = ()  # folders that must never be bound in (course, references)
@@ -160,7 +160,7 @@ class _Zygote:
                 return
 
     def take(self, timeout: float) -> WarmChild:
-        """The next warm child; the zygote starts preparing its replacement at once."""
+        """The next warm child (see :meth:`release`)."""
         self.pump(0)
         deadline = time.monotonic() + timeout
         while not self.warm:
@@ -170,10 +170,14 @@ class _Zygote:
             if remaining <= 0:
                 raise SandboxUnavailable("no sandboxed child became ready in time")
             self.pump(remaining)
-        child = self.warm.popleft()
+        return self.warm.popleft()
+
+    def release(self, child: WarmChild) -> None:
+        """The child's run is over: the zygote prepares a replacement now, rather than while
+        the run needed the CPU."""
+        child.close()
         with contextlib.suppress(OSError):
             control.send(self.sock, control.Took(id=child.id))
-        return child
 
     def stop(self) -> None:
         with contextlib.suppress(OSError):
@@ -352,7 +356,7 @@ class SandboxRunner:
                 try:
                     outcome = _drive(child, job)
                 finally:
-                    child.close()
+                    zygote.release(child)
         outcome.notices.extend(n for n in self.notices if n not in outcome.notices)
         return outcome
 

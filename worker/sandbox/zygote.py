@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NoReturn
 
+from worker.harness.warmup import rehearse
 from worker.sandbox import control, layers, linux, rootfs
 from worker.sandbox.child import ChildFds, ChildPlan, keeper
 
@@ -33,7 +34,8 @@ DEFAULT_PRELOAD = (
     "numpy", "numpy.linalg", "numpy.fft", "numpy.random", "cv2",
     "math", "random", "itertools", "functools", "collections", "typing", "dataclasses",
     "ctypes", "threading", "json", "io",
-    "worker.harness.main", "worker.observation", "worker.invocation", "worker.cases",
+    "worker.harness.main", "worker.harness.warmup", "worker.observation", "worker.invocation",
+    "worker.cases",
 )
 PIPE_BYTES = 1 << 20
 
@@ -74,7 +76,10 @@ class Zygote:
         import torch
 
         torch.set_num_threads(1)
-        _warm_up()
+        rehearse()
+        import numpy as np
+
+        np.random.seed()  # its first call does slow one-time work; children reseed cheaply
         status = layers.probe(self.settings.uid, frozenset(self.settings.disabled))
         missing = {name: why for name, why in status.items() if why is not None}
         if missing and self.settings.strict:
@@ -103,8 +108,14 @@ class Zygote:
         threads = len(os.listdir("/proc/self/task"))
         if threads != 1:
             raise RuntimeError(f"the zygote has {threads} threads; forking it is unsafe")
+        # The grader's modules stay loaded for the harness, but out of the learner's easy reach
+        # (their files are not in the sandbox either, so `import worker` fails there). Done here,
+        # once, rather than in every child: it writes to pages all over the heap.
+        for name in [n for n in sys.modules if n.split(".")[0] in rootfs.GRADER_PACKAGES]:
+            del sys.modules[name]
         gc.collect()
         gc.freeze()  # forked children then copy fewer pages when their collector runs
+        linux.collapse_to_huge_pages()
         os.set_blocking(self.wakeup_w, False)
         os.set_blocking(self.wakeup_r, False)
         signal.set_wakeup_fd(self.wakeup_w, warn_on_full_buffer=False)
@@ -264,29 +275,6 @@ class Zygote:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
         os._exit(0)
-
-
-def _warm_up() -> None:
-    """Run the harness's own code once on a trivial function, so the children find every lazy
-    import done and every schema built. Single-threaded, no RNG drawn, no CUDA."""
-    from worker.cases import build_inputs
-    from worker.harness.frames import FrameReader, write_frame
-    from worker.invocation import invoke
-    from worker.observation import decode, unpack
-    from worker.spec import CaseSpec
-
-    case = CaseSpec.model_validate({"name": "warm-up", "seed": 1, "args": {
-        "a": {"gen": "array", "shape": [2, 2]}, "t": {"gen": "tensor", "shape": [2]}}})
-    header, encoder = invoke(lambda a, t: t + 1, case.name, build_inputs(case, "cpu"), (), 1 << 20)
-    read_end, write_end = os.pipe()
-    try:
-        write_frame(write_end, {"type": "case", "observation": header}, encoder.arrays)
-        (payload,) = FrameReader(1 << 24).feed(os.read(read_end, 1 << 20))
-    finally:
-        os.close(read_end)
-        os.close(write_end)
-    raw_header, arrays = unpack(payload, 1 << 24)
-    decode(raw_header["observation"], arrays)
 
 
 def _reaper_program() -> str | None:
