@@ -132,16 +132,16 @@ def out_of_date(records: list[SubmissionRecord], content_hash: str) -> list[Subm
 def start_regrade(store: Store, exercise: ExerciseInfo, records: list[SubmissionRecord],
                   created_by: str) -> RegradeJob:
     """Queue every stale submission of ``exercise`` again; returns the job."""
-    queued = []
-    for original in out_of_date(records, exercise.content_hash):
-        source = store.get_source(original.id)
-        if source is None:
-            continue
-        record = enqueue(exercise, original.learner, source, original.filename,
-                         f"regrade:{original.id}")
-        queued.append(record.id)
     job = RegradeJob(id=uuid.uuid4().hex[:16], exercise=exercise.slug,
-                     content_hash=exercise.content_hash, submission_ids=queued,
+                     content_hash=exercise.content_hash, submission_ids=[],
                      created_at=time.time(), created_by=created_by)
-    RegradeStore(store).save(job)
+    try:
+        for original in out_of_date(records, exercise.content_hash):
+            source = store.get_source(original.id)
+            if source is not None:
+                record = enqueue(exercise, original.learner, source, original.filename,
+                                 f"regrade:{original.id}")
+                job.submission_ids.append(record.id)
+    finally:  # the queue failing half-way still leaves what was queued to follow
+        RegradeStore(store).save(job)
     return job

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import json
 import re
 import uuid
 from collections.abc import Iterator
@@ -87,3 +89,30 @@ def test_the_command_line_creates_the_first_instructor(app: Flask) -> None:
     again = app.test_cli_runner().invoke(
         args=["accounts", "create", "tess", "--password", PASSWORD])
     assert again.exit_code != 0 and "taken" in again.output
+
+
+def test_a_notebook_upload_is_submitted_as_its_code_and_other_files_are_refused(
+        app: Flask) -> None:
+    client = signed_in(app)
+    code = "import torch\n\ndef zeros_matrix(rows, cols):\n    return torch.zeros(rows, cols)\n"
+    notebook = {"cells": [{"cell_type": "code", "id": "c1", "metadata": {},
+                           "execution_count": None, "outputs": [],
+                           "source": ["%matplotlib inline\n", code]}],
+                "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    token = csrf_token(client, "/exercises/zeros-matrix")
+    response = client.post(
+        "/exercises/zeros-matrix/submissions", content_type="multipart/form-data",
+        data={"csrf_token": token, "code": "ignored",
+              "file": (io.BytesIO(json.dumps(notebook).encode()), "work.ipynb")})
+    assert response.status_code == 303
+    store = app.extensions["grader.store"]
+    [record] = store.history("ann")
+    assert record.filename == "work.ipynb" and record.status == "queued"
+    source = store.get_source(record.id)
+    assert code in source and source.startswith("pass  # removed IPython command")
+    refused = client.post(
+        "/exercises/zeros-matrix/submissions", content_type="multipart/form-data",
+        headers={"Accept": "application/json"},
+        data={"csrf_token": token, "file": (io.BytesIO(b"hello"), "notes.txt")})
+    assert refused.status_code == 422
+    assert ".py file or a Jupyter notebook" in refused.get_json()["error"]["message"]

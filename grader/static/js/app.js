@@ -107,12 +107,14 @@
       }
     }
 
+    // Captured before the editor sees it, which would otherwise insert a blank line.
     form.addEventListener("keydown", function (event) {
       if ((event.ctrlKey || event.metaKey) && event.key === "Enter") {
         event.preventDefault();
+        event.stopPropagation();
         form.requestSubmit();
       }
-    });
+    }, true);
 
     form.addEventListener("submit", async function (event) {
       event.preventDefault();
