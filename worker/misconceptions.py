@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from worker.checks.base import CheckOutcome
 from worker.checks.values import compare_values
-from worker.observation import Observation, Value
+from worker.observation import Observation
 from worker.spec import MisconceptionSpec
 
 
@@ -23,14 +23,14 @@ def recognise(
     misconception: MisconceptionSpec,
     outcome: CheckOutcome | None,
     observation: Observation | None,
-    twin_result: Callable[[str], Value | None],
+    twin: Callable[[str], Observation],
     device: str,
 ) -> bool:
     """Whether a failed check on one case shows ``misconception``.
 
     ``outcome`` is None when the case did not return (it raised, timed out, crashed): then only
-    misconceptions about an error can match. ``twin_result(name)`` computes the result of the
-    reference module's "wrong twin" function ``name`` on the case's inputs.
+    misconceptions about an error can match. ``twin(name)`` observes the reference module's
+    "wrong twin" function ``name`` on the case's inputs.
     """
     header = observation.header if observation is not None else None
     if misconception.error_matches is not None:
@@ -48,10 +48,10 @@ def recognise(
             if not _detail_matches(outcome.details.get(key), wanted):
                 return False
     if misconception.output_matches is not None:
-        if observation is None or observation.result is None:
+        got = None if observation is None else observation.target(misconception.target)
+        want = twin(misconception.output_matches).target(misconception.target)
+        if got is None or want is None or got.kind != want.kind:
             return False
-        twin = twin_result(misconception.output_matches)
-        same = compare_values(observation.result, twin, device=device)
-        if not same.passed or twin is None or observation.result.kind != twin.kind:
+        if not compare_values(got, want, device=device).passed:
             return False
     return True

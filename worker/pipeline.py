@@ -45,7 +45,7 @@ class Expected:
     originals: dict[str, Value]
     observation: Observation
     shown_inputs: dict[str, str]
-    twins: dict[str, Value | None] = field(default_factory=dict)
+    twins: dict[str, Observation] = field(default_factory=dict)
 
 
 def _observe(fn: Callable[..., Any], case: CaseSpec, device: str, probes: tuple[str, ...]) -> (
@@ -191,12 +191,12 @@ class Pipeline:
         return result
 
     def _twin(self, exercise: Exercise, expected: Expected, name: str, device: str) -> (
-        Value | None
+        Observation
     ):
         if name not in expected.twins:
             module = load_reference(self.library.reference_path(exercise.slug))
             fn = reference_function(module, name)
-            expected.twins[name] = _observe(fn, expected.case, device, ()).result
+            expected.twins[name] = _observe(fn, expected.case, device, ())
         return expected.twins[name]
 
     def _verdict(
@@ -240,7 +240,7 @@ class Pipeline:
                 if not passed:
                     here = expected[case.name]
 
-                    def twin(name: str, here: Expected = here) -> Value | None:
+                    def twin(name: str, here: Expected = here) -> Observation:
                         return self._twin(exercise, here, name, device)
 
                     for m in exercise.misconceptions:

@@ -191,3 +191,19 @@ def test_returns_rejects_a_tensor_subclass() -> None:
     assert not outcome.passed
     assert "not a subclass" in outcome.message
     assert not call_check("values", ctx, {}).passed
+
+
+def test_modified_in_place_sees_writes_through_data_and_new_storage() -> None:
+    through_data = context(lambda image: image.data.add_(5) and image,
+                           lambda image: image.add_(5), image)
+    assert call_check("modified_in_place", through_data, {"input": "image"}).passed
+    new_storage = context(lambda image: setattr(image, "data", image.data + 5) or image,
+                          lambda image: image.add_(5), image)
+    outcome = call_check("modified_in_place", new_storage, {"input": "image"})
+    assert not outcome.passed and outcome.details == {"new_storage": True}
+
+
+def test_all_finite_names_gradients_and_reports_inf_as_the_largest_error() -> None:
+    ctx = context(_naive_softplus, lambda x: torch.nn.functional.softplus(x * 1000), leaf)
+    outcome = call_check("values", ctx, {})
+    assert "max abs error inf" in outcome.message

@@ -64,18 +64,22 @@ def modified_in_place(ctx: CheckContext, input: str, target: str = "result") -> 
     after = ctx.got.target(f"input.{input}")
     if before is None or after is None or after.kind not in ("tensor", "too_large"):
         return failed(f"expected the tensor `{input}` to be modified in place, got {what(after)}")
-    if before.version is not None and after.facts.version == before.version:
-        return failed(
-            f"`{input}` was not modified: your function left it unchanged (did it build and "
-            "return a new tensor?); change it in place, e.g. with `add_`, `clamp_` or "
-            "`t[mask] += ...`",
-            unchanged=True,
-        )
     if after.facts.storage_ptr != before.storage_ptr:
         return failed(
             f"`{input}` got new storage (e.g. by assigning to `.data`); modify its elements in "
             "place instead",
             new_storage=True,
+        )
+    original = ctx.originals.get(input)
+    # Writes through `.data` do not bump `_version`; changed values still show the change.
+    changed_values = original is not None and not _same_numbers(original, after)[0]
+    if before.version is not None and after.facts.version == before.version and (
+            not changed_values):
+        return failed(
+            f"`{input}` was not modified: your function left it unchanged (did it build and "
+            "return a new tensor?); change it in place, e.g. with `add_`, `clamp_` or "
+            "`t[mask] += ...`",
+            unchanged=True,
         )
     if target == "result" and input not in ctx.got.header.result_is:
         return failed(

@@ -78,7 +78,11 @@ def compare_values(
             shape_mismatch=True,
         )
     exact = want.dtype.kind in "biu"
-    default_rtol, default_atol = tolerance(expected.facts.dtype or str(want.dtype), device)
+    dtype = expected.facts.dtype or str(want.dtype)
+    if expected.kind == "scalar" and dtype == "float64":
+        # A Python float usually comes from a float32 tensor (`loss.item()`): judge it so.
+        dtype = "float32"
+    default_rtol, default_atol = tolerance(dtype, device)
     rtol = 0.0 if exact else (default_rtol if rtol is None else rtol)
     atol = 0.0 if exact else (default_atol if atol is None else atol)
     if want.dtype.kind == "c" or have.dtype.kind == "c":
@@ -95,8 +99,9 @@ def compare_values(
     first = tuple(int(i) for i in bad[0])
     with np.errstate(invalid="ignore", over="ignore"):
         error = np.abs(a - b)
-    finite_error = error[np.isfinite(error)]
-    max_error = float(finite_error.max()) if finite_error.size else float("inf")
+    wrong = error[~close]
+    # An inf or nan where a number was expected is the largest error of all.
+    max_error = float(wrong.max()) if np.isfinite(wrong).all() else float("inf")
     where = f" at index {_index_text(first)}" if a.ndim else ""
     tol = " (compared exactly)" if exact else f" (tolerance: rtol {rtol:g}, atol {atol:g})"
     return failed(
@@ -141,17 +146,18 @@ def all_finite(ctx: CheckContext, target: str = "result") -> CheckOutcome:
     """
     got = ctx.got.target(target)
     data = None if got is None else _numbers(got)
+    noun = "gradients" if target.startswith("grad.") or target.endswith(".grad") else "values"
     if data is None:
-        return failed(f"expected numbers, got {what(got)}")
+        return failed(f"expected {noun}, got {what(got)}")
     if data.dtype.kind not in "fc":
         return passed()
     finite = np.isfinite(data)
     if finite.all():
         return passed()
     first = tuple(int(i) for i in np.argwhere(~finite)[0]) if data.ndim else ()
-    where = f" first at index {_index_text(first)}" if first else ""
+    where = f", the first at index {_index_text(first)}" if first else ""
     return failed(
-        f"{int((~finite).sum())} of {data.size} values are inf or nan{where}: "
+        f"{int((~finite).sum())} of {data.size} {noun} are inf or nan{where}: "
         f"got {number_text(data, first)} there",
         non_finite=int((~finite).sum()),
     )

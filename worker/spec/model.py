@@ -93,8 +93,9 @@ class MisconceptionSpec(_Strict):
 
     - ``details``: the failing check reported these facts (e.g. ``{got: torch.float64}``; a
       list means any of its values);
-    - ``output_matches``: the learner's return value equals what this function of the
-      reference module returns on the same inputs (a "wrong twin" of the reference);
+    - ``output_matches``: the learner's return value (or, with ``target``, another target such
+      as ``input.w``) equals what this function of the reference module gives on the same
+      inputs (a "wrong twin" of the reference);
     - ``error_matches``: the learner's function raised an exception whose text matches.
     """
 
@@ -103,6 +104,7 @@ class MisconceptionSpec(_Strict):
     hint: str
     details: dict[str, Any] = Field(default_factory=dict)
     output_matches: str | None = None
+    target: str = "result"
     error_matches: str | None = None
 
     @field_validator("error_matches")
