@@ -29,8 +29,11 @@ from worker.spec import CaseSpec, Exercise, ExerciseError, ExerciseLibrary
 
 MAX_SOURCE_BYTES = 256 * 1024
 REFERENCE_OBSERVATION_BYTES = 256 * 2**20
-# Reference observations are reused across submissions of an unchanged exercise.
+# Reference observations are reused across submissions of an unchanged exercise, by every
+# Pipeline of the process (the service makes one per grading). The content hash covers the
+# exercise's files and its reference, so a changed exercise gets a new entry.
 EXPECTED_CACHE_SIZE = 64
+_EXPECTED_CACHE: OrderedDict[tuple[str, str, str], dict[str, Expected]] = OrderedDict()
 
 
 class GraderError(Exception):
@@ -112,9 +115,6 @@ class Pipeline:
     def __init__(self, library: ExerciseLibrary, runner: Runner) -> None:
         self.library = library
         self.runner = runner
-        self._expected_cache: OrderedDict[tuple[str, str, str], dict[str, Expected]] = (
-            OrderedDict()
-        )
 
     def grade(self, exercise: Exercise | str, source: str) -> Verdict:
         """Grade ``source`` against an exercise. Learner faults become failed checks with
@@ -162,13 +162,13 @@ class Pipeline:
     def _expected(self, exercise: Exercise, device: str) -> dict[str, Expected]:
         """The reference's observations, computed once per exercise version and device."""
         key = (exercise.slug, exercise.content_hash, device)
-        if key in self._expected_cache:
-            self._expected_cache.move_to_end(key)
-            return self._expected_cache[key]
+        if key in _EXPECTED_CACHE:
+            _EXPECTED_CACHE.move_to_end(key)
+            return _EXPECTED_CACHE[key]
         expected = self._compute_expected(exercise, device)
-        self._expected_cache[key] = expected
-        while len(self._expected_cache) > EXPECTED_CACHE_SIZE:
-            self._expected_cache.popitem(last=False)
+        _EXPECTED_CACHE[key] = expected
+        while len(_EXPECTED_CACHE) > EXPECTED_CACHE_SIZE:
+            _EXPECTED_CACHE.popitem(last=False)
         return expected
 
     def _compute_expected(self, exercise: Exercise, device: str) -> dict[str, Expected]:
