@@ -3,8 +3,6 @@ uploading an exercise, the gradebook, accounts and API tokens."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from flask import (
     Blueprint,
     Response,
@@ -39,7 +37,7 @@ from grader.pages.session import get_accounts, instructor_required, signed_in
 from grader.pages.submit import QueueUnavailable
 from grader.storage import get_store
 from worker.spec import MODULES
-from worker.store import ExerciseInfo
+from worker.store import ExerciseInfo, SubmissionRecord
 
 bp = Blueprint("teach", __name__, url_prefix="/instructor")
 MODULE_TITLES = {m.key: m.title for m in MODULES}
@@ -71,7 +69,7 @@ def dashboard() -> str:
                            accounts=len(get_accounts().all()))
 
 
-def _records(slug: str) -> list[Any]:
+def _records(slug: str) -> list[SubmissionRecord]:
     accounts = [a.username for a in get_accounts().all()]
     store = get_store()
     return analytics.submissions_of(store, slug, analytics.learners_of(store, slug, accounts))
