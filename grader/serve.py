@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 
+from grader.accounts import AccountStore
 from grader.processes import (
     free_port,
     parse_queues,
@@ -29,6 +30,7 @@ from grader.processes import (
 )
 from worker.store import Store
 
+DEV_INSTRUCTOR = "instructor"
 STOP_TIMEOUT_S = 30.0
 
 
@@ -96,6 +98,18 @@ class Supervisor:
         path.chmod(0o600)
         return token
 
+    def dev_account(self, store: Store) -> tuple[str, str]:
+        """The development instructor account for the web pages, with its password kept in
+        the data folder (created if needed; its password reset to the kept one)."""
+        accounts = AccountStore(store)
+        password = self._secret("dev-instructor-password")
+        if accounts.get(DEV_INSTRUCTOR) is None:
+            accounts.create(DEV_INSTRUCTOR, password, "instructor", "Development instructor",
+                            created_by="grader serve")
+        elif accounts.authenticate(DEV_INSTRUCTOR, password) is None:
+            accounts.set_password(DEV_INSTRUCTOR, password)
+        return DEV_INSTRUCTOR, password
+
     def run(self) -> int:
         """Run until interrupted or until a process dies; returns the exit status."""
         self.options.data_dir.mkdir(parents=True, exist_ok=True)
@@ -111,6 +125,7 @@ class Supervisor:
                 print(f"grader: Redis at {url} does not answer", file=sys.stderr)
                 return 1
             token = self.dev_token(store)
+            account = self.dev_account(store)
             self._start("worker", worker_command(parse_queues("cpu,gpu"),
                                                  self.options.concurrency), env)
             o = self.options
@@ -119,7 +134,7 @@ class Supervisor:
             if not _wait(lambda: _answers(f"{base}/healthz"), 120, self._alive):
                 print("grader: the web app did not start", file=sys.stderr)
                 return 1
-            self._announce(base, token, url)
+            self._announce(base, token, url, account)
             while not self.stopping:
                 dead = [name for name, p in self.children if p.poll() is not None]
                 if dead:
@@ -132,8 +147,10 @@ class Supervisor:
         finally:
             self.stop()
 
-    def _announce(self, base: str, token: str, redis_url: str) -> None:
+    def _announce(self, base: str, token: str, redis_url: str,
+                  account: tuple[str, str]) -> None:
         print(f"grader is running at {base}\n"
+              f"  sign in at {base}/ as {account[0]!r}, password {account[1]}\n"
               f"  development token (instructor): {token}\n"
               f"  try: curl -H 'Authorization: Bearer {token}' {base}/api/v1/exercises\n"
               f"  API document: {base}/api/v1/docs/openapi.json\n"
