@@ -106,8 +106,37 @@ def _describe(error: ValidationError) -> str:
     return "; ".join(lines)
 
 
+# Loaded exercises by folder, reused while no file of the exercise or its reference changed
+# (a grading worker loads the same exercise for every submission).
+_LOADED: dict[Path, tuple[tuple[tuple[str, int, int], ...], Exercise]] = {}
+
+
+def _fingerprint(folder: Path, reference: Path) -> tuple[tuple[str, int, int], ...]:
+    files = [p for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts]
+    stats = []
+    for path in [*files, reference]:
+        try:
+            st = path.stat()
+        except FileNotFoundError:
+            continue
+        stats.append((str(path), st.st_mtime_ns, st.st_size))
+    return tuple(sorted(stats))
+
+
 def load_exercise(folder: Path, reference: Path) -> Exercise:
-    """Parse and validate ``folder/exercise.yaml`` and the files it names."""
+    """Parse and validate ``folder/exercise.yaml`` and the files it names (cached until one of
+    them changes)."""
+    key = folder.resolve()
+    fingerprint = _fingerprint(folder, reference)
+    cached = _LOADED.get(key)
+    if cached is not None and cached[0] == fingerprint:
+        return cached[1]
+    exercise = _parse_exercise(folder, reference)
+    _LOADED[key] = (fingerprint, exercise)
+    return exercise
+
+
+def _parse_exercise(folder: Path, reference: Path) -> Exercise:
     yaml_path = folder / EXERCISE_FILE
     data = _read_yaml(yaml_path)
     for field in ("statement", "starter", "folder", "content_hash"):
