@@ -80,14 +80,14 @@ def slot_processes(uid: int) -> list[tuple[int, str]]:
 
 def assert_healthy(sandbox: SandboxRunner, pipeline: Pipeline, zygote_pid: int) -> None:
     """The worker survived: same zygote, a correct submission still gets full marks, and
-    nothing of the attack's is left running (only the warm children: keeper, PID 1, learner
-    process for each)."""
+    nothing of the attack's is left running (only the warm children: PID 1 and the learner
+    process of each)."""
     assert sandbox.healthy(), "the zygote died"
     assert sandbox.zygote_pid == zygote_pid, "the zygote was replaced"
     verdict = grade(pipeline, GOOD)
     assert verdict.full_marks, verdict.model_dump_json(indent=1)
     assert sandbox.uid is not None
-    expected = 3 * sandbox.config.warm
+    expected = 2 * sandbox.config.warm
     deadline = time.monotonic() + 5
     while True:
         processes = slot_processes(sandbox.uid)

@@ -1,14 +1,12 @@
 """What a sandboxed child does between the zygote's fork and the learner's first line.
 
-The zygote forks a *keeper* for each warm child. The keeper leaves the zygote's session, keeps
-only its own descriptors, takes the slot's unprivileged uid, enters new user, mount, network,
-IPC, UTS and PID namespaces, mounts a fresh tmpfs as the job folder and pivots into the staged
-root (:mod:`worker.sandbox.rootfs`). It then starts the namespace's PID 1, a tiny reaper (``cat``
-reading a pipe only the keeper holds, with SIGCHLD ignored so the kernel reaps the orphans it
-inherits; it exits, taking the whole namespace with it, when the keeper goes), and forks the
-*learner process*. The learner process mounts a namespace-local ``/proc``, drops the old root and
-every capability, sets no_new_privs, restricts itself with Landlock and seccomp, says it is ready,
-and waits for its job. The keeper waits for it and reports how it ended on the status pipe.
+For each warm child the zygote creates a PID namespace, starts its PID 1 (a tiny reaper, see
+:func:`reaper_command`) and forks the *learner process* into it. The learner process leaves the
+zygote's session, keeps only its own descriptors, enters a mount namespace of its own with a
+fresh tmpfs as the job folder and pivots into the staged root (:mod:`worker.sandbox.rootfs`),
+takes the slot's unprivileged uid, enters new user, network, IPC and UTS namespaces, drops every
+capability, sets no_new_privs, restricts itself with Landlock and seccomp, says it is ready and
+waits for its job. The zygote is its parent: it reaps it and reports how it ended.
 
 All of this happens before the job exists, so none of it is on the critical path.
 """
@@ -26,7 +24,6 @@ from dataclasses import dataclass
 from typing import Any, NoReturn
 
 from worker.harness.main import serve
-from worker.harness.warmup import rehearse
 from worker.sandbox import landlock, linux
 from worker.sandbox.rootfs import JOB_DIR, OLD_ROOT, SANDBOX_UID, RootPlan
 
@@ -42,7 +39,8 @@ class ChildPlan:
     root: RootPlan
     landlock_abi: int
     seccomp_program: bytes | None
-    reaper: str | None  # the PID 1 program (with the PID namespace)
+    reaper: tuple[str, str, str] | None  # cat, sh and chroot: PID 1 (see reaper_command)
+    zygote_pid: int
     base_address_space: int  # the zygote's address space; RLIMIT_AS adds the job's memory to it
     max_processes: int
     max_threads: int
@@ -59,16 +57,15 @@ class ChildPlan:
 class ChildFds:
     """The descriptors the zygote made for one warm child (the child's ends)."""
 
-    setup: int  # the keeper and the learner process report progress here
+    setup: int  # the learner process reports "OK" or "E why" here, then closes it
     job: int  # the job arrives here (JSON, then end of file)
     result: int  # frames go out here
-    status: int  # the keeper writes the learner process's wait status here
     output: int  # a memfd: the learner's stdout and stderr
     job_dir: str  # the writable job folder as the learner sees it
 
     def all(self) -> tuple[int, ...]:
-        """Every descriptor the keeper keeps."""
-        return (self.setup, self.job, self.result, self.status, self.output)
+        """Every descriptor the learner process keeps."""
+        return (self.setup, self.job, self.result, self.output)
 
 
 def _say(fd: int, line: str) -> None:
@@ -85,26 +82,53 @@ def close_all_except(keep: tuple[int, ...]) -> None:
     os.closerange(low, resource.getrlimit(resource.RLIMIT_NOFILE)[0])
 
 
-def keeper(plan: ChildPlan, fds: ChildFds, zygote_pid: int) -> NoReturn:
-    """The zygote's forked child: isolate, start PID 1 and the learner process, wait, report."""
-    code = 0
+def reaper_command(plan: ChildPlan) -> list[str]:
+    """PID 1 of a child's PID namespace: ``cat`` on a pipe only the zygote writes to, with
+    SIGCHLD ignored (so the kernel reaps the orphans it inherits), as the slot's uid, chrooted
+    into the staged root when there is one. It exits, taking the namespace with it, when the
+    zygote closes the pipe or dies."""
+    assert plan.reaper is not None
+    cat, sh, chroot = plan.reaper
+    command = [sh, "-c", f"trap '' CHLD; exec {cat}"]
+    if chroot and plan.uid is not None:
+        root = plan.root.stage if plan.staged else "/"
+        command = [chroot, f"--userspec={plan.uid}:{plan.uid}", root, *command]
+    return command
+
+
+def learner_process(plan: ChildPlan, fds: ChildFds) -> NoReturn:
+    """The zygote's forked child (PID 2 of its new PID namespace, PID 1 being the reaper):
+    isolate, say ready, then run the job that arrives. Never returns."""
     try:
-        code = _keeper(plan, fds, zygote_pid)
+        _isolate(plan, fds)
+        # No rehearsal of the harness here: measured, taking its copy-on-write faults ahead of
+        # time cost more CPU per run (~3 ms) than it saved in latency.
+        _settle_runtime(plan)
     except BaseException as exc:
         _say(fds.setup, f"E {type(exc).__name__}: {exc}")
-        code = 70
-    os._exit(code)
+        os._exit(71)
+    _say(fds.setup, "OK")
+    os.close(fds.setup)
+    serve(fds.job, fds.result, _preparer(plan, fds.job_dir))
 
 
-def _keeper(plan: ChildPlan, fds: ChildFds, zygote_pid: int) -> int:
+def _isolate(plan: ChildPlan, fds: ChildFds) -> None:
     linux.prctl(linux.PR_SET_PDEATHSIG, signal.SIGKILL)
-    if os.getppid() != zygote_pid:
-        return 0  # the zygote is gone already
+    if os.getppid() != plan.zygote_pid and os.getppid() != 0:  # 0: the zygote is outside
+        os._exit(0)  # the zygote died before we got here
     os.setsid()
     close_all_except(fds.all())
+    null = os.open("/dev/null", os.O_RDONLY)
+    os.dup2(null, 0)
+    os.close(null)
+    os.dup2(fds.output, 1)
+    os.dup2(fds.output, 2)
+    os.close(fds.output)
     # The OOM killer takes sandboxed processes first, never the worker.
     with contextlib.suppress(OSError):
         linux.write_file("/proc/self/oom_score_adj", "1000")
+    if plan.staged:
+        _enter_staged_root(plan)  # as root, in a mount namespace owned by the host's root
     if plan.uid is not None:
         os.setgroups([])
         os.setresgid(plan.uid, plan.uid, plan.uid)
@@ -113,32 +137,42 @@ def _keeper(plan: ChildPlan, fds: ChildFds, zygote_pid: int) -> int:
         # owned by root; nothing the learner could exploit depends on it.
         linux.prctl(linux.PR_SET_DUMPABLE, 1)
     _enter_namespaces(plan)
-    reaper_w = -1
-    reaper_pid = 0
-    if "pidns" in plan.layers and plan.reaper:
-        reaper_pid, reaper_w = _start_reaper(plan.reaper)
-        _say(fds.setup, f"R {reaper_pid}")
-    me = os.getpid()
-    learner = os.fork()
-    if learner == 0:
-        learner_process(plan, fds, reaper_w, me)
-    _say(fds.setup, f"L {learner}")
-    for fd in (fds.setup, fds.job, fds.result, fds.output):
-        os.close(fd)
-    _, status = os.waitpid(learner, 0)
-    _say(fds.status, str(status))
-    if reaper_pid:
-        with contextlib.suppress(OSError):
-            os.kill(reaper_pid, signal.SIGKILL)
-            os.waitpid(reaper_pid, 0)
-    return 0
+    linux.drop_capabilities()
+    linux.prctl(linux.PR_SET_NO_NEW_PRIVS, 1)
+    if "landlock" in plan.layers:
+        landlock.restrict_self(landlock.Policy(
+            read_only=plan.root.landlock_read_only,
+            writable=(fds.job_dir,),
+            devices=plan.root.devices,
+        ), plan.landlock_abi)
+    if "seccomp" in plan.layers and plan.seccomp_program:
+        linux.load_seccomp(plan.seccomp_program)
+
+
+def _enter_staged_root(plan: ChildPlan) -> None:
+    """A mount namespace of its own: a fresh tmpfs as /job, a /proc of the PID namespace, and
+    the staged read-only tree as /, the host's root detached."""
+    stage = plan.root.stage
+    linux.unshare(linux.CLONE_NEWNS)
+    owner = "" if plan.uid is None else f",uid={plan.uid},gid={plan.uid}"
+    linux.mount("tmpfs", stage + JOB_DIR, "tmpfs",
+                linux.MS_NOSUID | linux.MS_NODEV | linux.MS_NOEXEC,
+                f"size={plan.job_tmpfs_bytes},nr_inodes=1024,mode=0700{owner}")
+    if "pidns" in plan.layers:
+        linux.mount("proc", stage + "/proc", "proc",
+                    linux.MS_NOSUID | linux.MS_NODEV | linux.MS_NOEXEC)
+    os.chdir(stage)
+    linux.pivot_root(".", "." + OLD_ROOT)
+    os.chdir("/")
+    linux.umount(OLD_ROOT, linux.MNT_DETACH)
 
 
 def _enter_namespaces(plan: ChildPlan) -> None:
+    """User, network, IPC and UTS namespaces, created as the slot's uid so that the user
+    namespace owns the other three (the mount and PID namespaces belong to the host's root)."""
     flags = 0
-    for layer, flag in (("userns", linux.CLONE_NEWUSER), ("mountns", linux.CLONE_NEWNS),
-                        ("netns", linux.CLONE_NEWNET), ("ipcns", linux.CLONE_NEWIPC),
-                        ("utsns", linux.CLONE_NEWUTS), ("pidns", linux.CLONE_NEWPID)):
+    for layer, flag in (("userns", linux.CLONE_NEWUSER), ("netns", linux.CLONE_NEWNET),
+                        ("ipcns", linux.CLONE_NEWIPC), ("utsns", linux.CLONE_NEWUTS)):
         if layer in plan.layers:
             flags |= flag
     if not flags:
@@ -151,82 +185,6 @@ def _enter_namespaces(plan: ChildPlan) -> None:
         linux.write_file("/proc/self/gid_map", f"{SANDBOX_UID} {outside_gid} 1\n")
     if "utsns" in plan.layers:
         linux.sethostname("sandbox")
-    if plan.staged:
-        stage = plan.root.stage
-        # The copied tree's mounts are locked in this user namespace and pivot_root refuses a
-        # locked new root: bind it onto itself to get a mount of our own.
-        linux.mount(stage, stage, None, linux.MS_BIND | linux.MS_REC)
-        linux.mount("tmpfs", stage + JOB_DIR, "tmpfs",
-                    linux.MS_NOSUID | linux.MS_NODEV | linux.MS_NOEXEC,
-                    f"size={plan.job_tmpfs_bytes},nr_inodes=1024,mode=0700")
-        os.chdir(stage)
-        linux.pivot_root(".", "." + OLD_ROOT)
-        os.chdir("/")
-
-
-def _start_reaper(program: str) -> tuple[int, int]:
-    """PID 1 of the new namespace: ``cat`` on a pipe whose only writer is the keeper."""
-    read_end, write_end = os.pipe()
-    previous = signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # inherited through exec
-    try:
-        pid = os.posix_spawn(program, [program], {}, file_actions=[
-            (os.POSIX_SPAWN_DUP2, read_end, 0),
-            (os.POSIX_SPAWN_OPEN, 1, "/dev/null", os.O_WRONLY, 0),
-            (os.POSIX_SPAWN_DUP2, 1, 2),
-        ])
-    finally:
-        signal.signal(signal.SIGCHLD, previous)
-        os.close(read_end)
-    return pid, write_end
-
-
-def learner_process(plan: ChildPlan, fds: ChildFds, reaper_w: int, keeper_pid: int) -> NoReturn:
-    """Finish the isolation, report ready, then run the job that arrives (never returns)."""
-    try:
-        linux.prctl(linux.PR_SET_PDEATHSIG, signal.SIGKILL)
-        if os.getppid() not in (0, keeper_pid):  # 0: the keeper is outside our PID namespace
-            os._exit(0)  # the keeper died before we got here
-        if reaper_w >= 0:
-            os.close(reaper_w)
-        os.close(fds.status)
-        null = os.open("/dev/null", os.O_RDONLY)
-        os.dup2(null, 0)
-        os.close(null)
-        os.dup2(fds.output, 1)
-        os.dup2(fds.output, 2)
-        os.close(fds.output)
-        _finish_mounts(plan)
-        linux.drop_capabilities()
-        linux.prctl(linux.PR_SET_NO_NEW_PRIVS, 1)
-        if "landlock" in plan.layers:
-            landlock.restrict_self(landlock.Policy(
-                read_only=plan.root.landlock_read_only,
-                writable=(fds.job_dir,),
-                devices=plan.root.devices,
-            ), plan.landlock_abi)
-        if "seccomp" in plan.layers and plan.seccomp_program:
-            linux.load_seccomp(plan.seccomp_program)
-        # Take the copy-on-write faults now, not while the learner's job waits.
-        rehearse(decode_too=False)
-        _settle_runtime(plan)
-    except BaseException as exc:
-        _say(fds.setup, f"E {type(exc).__name__}: {exc}")
-        os._exit(71)
-    _say(fds.setup, "OK")
-    os.close(fds.setup)
-    serve(fds.job, fds.result, _preparer(plan, fds.job_dir))
-
-
-def _finish_mounts(plan: ChildPlan) -> None:
-    if not plan.staged:
-        return
-    if "pidns" in plan.layers:
-        # A /proc that shows this namespace's processes only (the mount needs the old root's
-        # /proc still attached, so that the kernel sees nothing new is revealed).
-        with contextlib.suppress(OSError):
-            linux.mount("proc", "/proc", "proc",
-                        linux.MS_NOSUID | linux.MS_NODEV | linux.MS_NOEXEC)
-    linux.umount(OLD_ROOT, linux.MNT_DETACH)
 
 
 def _preparer(plan: ChildPlan, job_dir: str) -> Callable[[dict[str, Any]], None]:

@@ -59,7 +59,7 @@ class Warm(_Message):
 
     type: Literal["warm"] = "warm"
     id: int
-    keeper: int
+    learner: int
 
 
 class Failed(_Message):

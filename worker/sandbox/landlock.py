@@ -123,8 +123,8 @@ def _add_rules(ruleset: int, paths: Iterable[str], rights: int) -> None:
     for path in paths:
         try:
             fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
-        except FileNotFoundError:
-            continue
+        except (FileNotFoundError, PermissionError):
+            continue  # what this process cannot reach needs no rule
         try:
             is_dir = stat.S_ISDIR(os.fstat(fd).st_mode)
             allowed = rights if is_dir else rights & FILE_RIGHTS

@@ -53,40 +53,38 @@ def development_notice(missing: Mapping[str, str]) -> str:
 
 
 def probe_namespaces(uid: int | None) -> dict[str, str | None]:
-    """Try, in a throwaway child, what a keeper does: switch uid, then unshare each namespace.
-
-    Returns each namespace layer mapped to None (works) or the reason it does not.
-    """
+    """Try, in a throwaway child, what a sandboxed child does: as root, new mount and PID
+    namespaces; then, as the slot's uid, a user namespace (with its uid map) and network, IPC
+    and UTS namespaces. Returns each namespace layer mapped to None (works) or why not."""
     from worker.sandbox import linux
 
-    flags = {"userns": linux.CLONE_NEWUSER, "mountns": linux.CLONE_NEWNS,
-             "netns": linux.CLONE_NEWNET, "ipcns": linux.CLONE_NEWIPC,
-             "utsns": linux.CLONE_NEWUTS, "pidns": linux.CLONE_NEWPID}
+    as_root = {"mountns": linux.CLONE_NEWNS, "pidns": linux.CLONE_NEWPID}
+    as_slot = {"userns": linux.CLONE_NEWUSER, "netns": linux.CLONE_NEWNET,
+               "ipcns": linux.CLONE_NEWIPC, "utsns": linux.CLONE_NEWUTS}
+    names = (*as_root, *as_slot)
     read_end, write_end = os.pipe()
     pid = os.fork()
     if pid == 0:  # pragma: no cover - runs in the child
         result: dict[str, str | None] = {}
         try:
             os.close(read_end)
+            for name, flag in as_root.items():
+                result[name] = _try_unshare(flag) if os.geteuid() == 0 else (
+                    "needs the worker to run as root")
             if uid is not None:
                 os.setgroups([])
                 os.setresgid(uid, uid, uid)
                 os.setresuid(uid, uid, uid)
                 linux.prctl(linux.PR_SET_DUMPABLE, 1)  # the uid switch cleared it
             outside = os.getuid()
-            for name, flag in flags.items():
-                try:
-                    linux.unshare(flag)
-                except OSError as exc:
-                    result[name] = f"unshare failed: {exc.strerror or exc}"
-                    continue
-                try:
-                    if name == "userns":
+            for name, flag in as_slot.items():
+                result[name] = _try_unshare(flag)
+                if name == "userns" and result[name] is None:
+                    try:
                         linux.write_file("/proc/self/setgroups", "deny")
                         linux.write_file("/proc/self/uid_map", f"1000 {outside} 1\n")
-                    result[name] = None
-                except OSError as exc:
-                    result[name] = f"writing the uid map failed: {exc.strerror or exc}"
+                    except OSError as exc:
+                        result[name] = f"writing the uid map failed: {exc.strerror or exc}"
             os.write(write_end, json.dumps(result).encode())
         finally:
             os._exit(0)
@@ -99,8 +97,18 @@ def probe_namespaces(uid: int | None) -> dict[str, str | None]:
     try:
         parsed = json.loads(data)
     except ValueError:
-        return {name: "the probe process failed" for name in flags}
-    return {name: parsed.get(name, "the probe process failed") for name in flags}
+        return dict.fromkeys(names, "the probe process failed")
+    return {name: parsed.get(name, "the probe process failed") for name in names}
+
+
+def _try_unshare(flag: int) -> str | None:
+    from worker.sandbox import linux
+
+    try:
+        linux.unshare(flag)
+    except OSError as exc:
+        return f"unshare failed: {exc.strerror or exc}"
+    return None
 
 
 def probe(uid: int | None, disabled: frozenset[str] = frozenset()) -> dict[str, str | None]:
@@ -113,6 +121,7 @@ def probe(uid: int | None, disabled: frozenset[str] = frozenset()) -> dict[str, 
     if os.geteuid() != 0:
         status["uid"] = "the worker does not run as root, so it cannot switch to the slot's uid"
         status["mountns"] = "staging the read-only root needs the worker to run as root"
+        status["pidns"] = "the zygote must run as root to give each child a PID namespace"
     status.update({k: v for k, v in probe_namespaces(uid if status["uid"] is None else None)
                    .items() if status.get(k) is None})
     try:

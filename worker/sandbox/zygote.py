@@ -21,13 +21,14 @@ import socket
 import stat
 import sys
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NoReturn
 
 from worker.harness.warmup import rehearse
 from worker.sandbox import control, layers, linux, rootfs
-from worker.sandbox.child import ChildFds, ChildPlan, keeper
+from worker.sandbox.child import ChildFds, ChildPlan, learner_process, reaper_command
 
 DEFAULT_PRELOAD = (
     "torch", "torch.nn", "torch.nn.functional", "torch.autograd", "torch.utils.data",
@@ -43,9 +44,12 @@ PIPE_BYTES = 1 << 20
 @dataclass
 class _Child:
     id: int
-    keeper: int
+    learner: int  # the learner process's pid (the zygote's child)
+    reaper: int  # its PID namespace's PID 1 (0: no PID namespace)
+    reaper_pipe: int  # PID 1 exits when this closes (-1: none)
+    status: int  # the learner process's wait status goes here when it is reaped
     setup: int
-    host_fds: tuple[int, ...]  # job (w), result (r), status (r), output
+    host_fds: tuple[int, ...]  # job (w), result (r), status (r), output, pidfd
     job_dir: str
     lines: list[str] = field(default_factory=list)
     buffer: bytes = b""
@@ -60,7 +64,9 @@ class Zygote:
         self.pid = os.getpid()
         self.setting_up: dict[int, _Child] = {}  # by setup descriptor
         self.offered: dict[int, _Child] = {}  # by id
-        self.keepers: dict[int, _Child] = {}  # by keeper pid, until reaped
+        self.learners: dict[int, _Child] = {}  # by learner pid, until reaped
+        self.reapers: set[int] = set()
+        self.own_pid_ns = -1
         self.next_id = 0
         self.broken = False
         self.wakeup_r, self.wakeup_w = os.pipe()
@@ -98,7 +104,8 @@ class Zygote:
             root=root,
             landlock_abi=abi,
             seccomp_program=seccomp.compile_filter() if "seccomp" in on else None,
-            reaper=_reaper_program(),
+            reaper=_reaper_programs(),
+            zygote_pid=self.pid,
             base_address_space=_address_space(),
             max_processes=self.settings.max_processes,
             max_threads=self.settings.max_threads,
@@ -178,18 +185,55 @@ class Zygote:
         output = os.memfd_create("output", os.MFD_CLOEXEC)
         job_dir = rootfs.JOB_DIR if self.plan.staged else self._host_job_dir()
         (setup_r, setup_w), (job_r, job_w), (result_r, result_w), (status_r, status_w) = pipes
-        fds = ChildFds(setup=setup_w, job=job_r, result=result_w, status=status_w,
-                       output=output, job_dir=job_dir)
-        pid = os.fork()
-        if pid == 0:
-            self._forget()
-            keeper(self.plan, fds, self.pid)
-        for fd in (setup_w, job_r, result_w, status_w):
+        fds = ChildFds(setup=setup_w, job=job_r, result=result_w, output=output, job_dir=job_dir)
+        reaper, reaper_pipe = 0, -1
+        with self._new_pid_namespace():
+            if "pidns" in self.plan.layers:
+                reaper, reaper_pipe = self._start_reaper()
+            pid = os.fork()
+            if pid == 0:
+                self._forget()
+                learner_process(self.plan, fds)
+        for fd in (setup_w, job_r, result_w):
             os.close(fd)
-        child = _Child(self.next_id, pid, setup_r, (job_w, result_r, status_r, output), job_dir)
+        # The runner kills PID 1 (the whole namespace) or, without one, the learner process.
+        pidfd = os.pidfd_open(reaper or pid)
+        child = _Child(self.next_id, pid, reaper, reaper_pipe, status_w, setup_r,
+                       (job_w, result_r, status_r, output, pidfd), job_dir)
         self.next_id += 1
         self.setting_up[setup_r] = child
-        self.keepers[pid] = child
+        self.learners[pid] = child
+
+    @contextlib.contextmanager
+    def _new_pid_namespace(self) -> Iterator[None]:
+        """Children forked inside this block start a new PID namespace (the first is its
+        PID 1); the zygote itself stays where it is."""
+        assert self.plan is not None
+        if "pidns" not in self.plan.layers:
+            yield
+            return
+        if self.own_pid_ns < 0:
+            self.own_pid_ns = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
+        linux.unshare(linux.CLONE_NEWPID)
+        try:
+            yield
+        finally:
+            linux.setns(self.own_pid_ns, linux.CLONE_NEWPID)
+
+    def _start_reaper(self) -> tuple[int, int]:
+        assert self.plan is not None
+        read_end, write_end = os.pipe()
+        command = reaper_command(self.plan)
+        try:
+            pid = os.posix_spawn(command[0], command, {}, file_actions=[
+                (os.POSIX_SPAWN_DUP2, read_end, 0),
+                (os.POSIX_SPAWN_OPEN, 1, "/dev/null", os.O_WRONLY, 0),
+                (os.POSIX_SPAWN_DUP2, 1, 2),
+            ])
+        finally:
+            os.close(read_end)
+        self.reapers.add(pid)
+        return pid, write_end
 
     def _host_job_dir(self) -> str:
         # Development without a mount namespace: a real folder, removed when the child is reaped
@@ -207,7 +251,7 @@ class Zygote:
         self.sock.detach()
 
     def _setup_progress(self, child: _Child) -> bool:
-        """Read what the keeper and learner process said; True once the pipe is finished."""
+        """Read what the learner process said; True once the pipe is finished."""
         data = os.read(child.setup, 4096)
         if data:
             child.buffer += data
@@ -220,23 +264,15 @@ class Zygote:
         for line in child.lines:
             key, _, value = line.partition(" ")
             words[key] = value
-        target = int(words.get("R") or words.get("L") or 0)
-        if "OK" in words and target:
-            try:
-                pidfd = os.pidfd_open(target)
-            except OSError as exc:
-                words["E"] = f"pidfd_open failed: {exc}"
-            else:
-                control.send(self.sock, control.Warm(id=child.id, keeper=child.keeper),
-                             (*child.host_fds, pidfd))
-                os.close(pidfd)
-                self._close_host_fds(child)
-                self.offered[child.id] = child
-                return True
+        if "OK" in words:
+            control.send(self.sock, control.Warm(id=child.id, learner=child.learner),
+                         child.host_fds)
+            self._close_host_fds(child)
+            self.offered[child.id] = child
+            return True
         self.broken = True
         error = words.get("E") or "the sandboxed child exited while being set up"
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(child.keeper, signal.SIGKILL)
+        self._end(child)
         self._close_host_fds(child)
         control.send(self.sock, control.Failed(error=error))
         return True
@@ -261,25 +297,46 @@ class Zygote:
     def _reap(self) -> None:
         while True:
             try:
-                pid, _ = os.waitpid(-1, os.WNOHANG)
+                pid, status = os.waitpid(-1, os.WNOHANG)
             except ChildProcessError:
                 return
             if pid == 0:
                 return
-            child = self.keepers.pop(pid, None)
-            if child is not None and not child.job_dir.startswith(rootfs.JOB_DIR):
+            self.reapers.discard(pid)
+            child = self.learners.pop(pid, None)
+            if child is None:
+                continue
+            with contextlib.suppress(OSError):
+                os.write(child.status, f"{status}\n".encode())
+            self._end(child)
+            if not child.job_dir.startswith(rootfs.JOB_DIR):
                 shutil.rmtree(child.job_dir, ignore_errors=True)
 
+    @staticmethod
+    def _end(child: _Child) -> None:
+        """Close the child's status and reaper pipes and kill its PID 1 (the namespace)."""
+        for fd in (child.status, child.reaper_pipe):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        child.status = child.reaper_pipe = -1
+        for pid in (child.reaper, child.learner):
+            with contextlib.suppress(ProcessLookupError):
+                if pid:
+                    os.kill(pid, signal.SIGKILL)
+
     def _shutdown(self) -> NoReturn:
-        for pid in self.keepers:
+        for pid in (*self.learners, *self.reapers):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
         os._exit(0)
 
 
-def _reaper_program() -> str | None:
-    found = shutil.which("cat", path="/usr/bin:/bin")
-    return os.path.realpath(found) if found else None
+def _reaper_programs() -> tuple[str, str, str] | None:
+    """cat and sh (required) and chroot (optional) for PID 1; see reaper_command."""
+    found = [shutil.which(name, path="/usr/bin:/bin:/usr/sbin:/sbin")
+             for name in ("cat", "sh", "chroot")]
+    cat, sh, chroot = (os.path.realpath(f) if f else "" for f in found)
+    return (cat, sh, chroot) if cat and sh else None
 
 
 def _address_space() -> int:
