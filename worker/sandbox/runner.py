@@ -426,7 +426,7 @@ def _collect(child: WarmChild, builder: OutcomeBuilder, limits: Limits) -> tuple
 
 def _exit_status(child: WarmChild, builder: OutcomeBuilder, limits: Limits,
                  oom_before: int) -> tuple[RunStatus | None, str]:
-    """How the learner's process ended, from its keeper, which reports as soon as it has.
+    """How the learner's process ended, as the zygote (its parent) reports on reaping it.
 
     The result channel closed without "done": the process ended, or closed the channel and
     carries on, in which case the time limit still applies.
