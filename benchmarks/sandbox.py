@@ -164,9 +164,10 @@ def measure_sandbox(args: argparse.Namespace) -> dict[str, Any]:
         bare.append(time.perf_counter() - t)
         assert outcome.status == "completed", outcome
     layers = dict(runner.layers)
+    landlock = runner.landlock
     runner.close()
     return {"series": series, "bare": Series(bare, sum(bare)), "in_runner": in_runner,
-            "cpu": cpu, "layers": layers}
+            "cpu": cpu, "layers": layers, "landlock": landlock}
 
 
 def measure_naive(args: argparse.Namespace) -> Series:
@@ -204,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"exercise: {args.exercise} ({args.course}); {args.n} sandboxed, {args.naive_n} naive")
     sandbox = measure_sandbox(args)
     missing = {k: v for k, v in sandbox["layers"].items() if v is not None}
-    print(f"sandbox layers: {missing or 'all on'}")
+    print(f"sandbox layers: {missing or 'all on'} (Landlock {sandbox['landlock']})")
     parallel = _parallel("sandbox", args, max(1, args.n // args.cores))
     naive = naive_parallel = None
     if not args.skip_naive:

@@ -270,6 +270,17 @@ class SandboxRunner:
         self._zygote = self._start_zygote()
         return self._zygote
 
+    def _restart_zygote(self) -> _Zygote:
+        if self._zygote is not None:
+            self._zygote.stop()
+        self._zygote = self._start_zygote()
+        return self._zygote
+
+    @property
+    def landlock(self) -> str:
+        """What Landlock gives on this kernel (e.g. ``ABI 7: filesystem, no TCP, ...``)."""
+        return "" if self._zygote is None else self._zygote.hello.landlock
+
     def _claim_slot(self, state_dir: Path) -> int:
         if self._slot is not None:
             return self._slot
@@ -351,7 +362,12 @@ class SandboxRunner:
                 assert self._fallback is not None
                 outcome = self._fallback.run(job)
             else:
-                child = zygote.take(job.limits.startup_s)
+                try:
+                    child = zygote.take(job.limits.startup_s)
+                except SandboxUnavailable:
+                    # The zygote died (or broke) between runs: a fresh one, once.
+                    zygote = self._restart_zygote()
+                    child = zygote.take(job.limits.startup_s)
                 zygote.jobs += 1
                 try:
                     outcome = _drive(child, job)

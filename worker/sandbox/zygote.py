@@ -87,6 +87,9 @@ class Zygote:
 
         np.random.seed()  # its first call does slow one-time work; children reseed cheaply
         status = layers.probe(self.settings.uid, frozenset(self.settings.disabled))
+        reaper = _reaper_programs()
+        if reaper is None and status["pidns"] is None:
+            status["pidns"] = "no `cat` and `sh` in /usr/bin or /bin to run as its PID 1"
         missing = {name: why for name, why in status.items() if why is not None}
         if missing and self.settings.strict:
             control.send(self.sock, control.Refuse(missing=missing))
@@ -104,7 +107,7 @@ class Zygote:
             root=root,
             landlock_abi=abi,
             seccomp_program=seccomp.compile_filter() if "seccomp" in on else None,
-            reaper=_reaper_programs(),
+            reaper=reaper,
             zygote_pid=self.pid,
             base_address_space=_address_space(),
             max_processes=self.settings.max_processes,
