@@ -268,8 +268,7 @@ class Zygote:
             key, _, value = line.partition(" ")
             words[key] = value
         if "OK" in words:
-            control.send(self.sock, control.Warm(id=child.id, learner=child.learner),
-                         child.host_fds)
+            self._send(control.Warm(id=child.id, learner=child.learner), child.host_fds)
             self._close_host_fds(child)
             self.offered[child.id] = child
             return True
@@ -277,8 +276,14 @@ class Zygote:
         error = words.get("E") or "the sandboxed child exited while being set up"
         self._end(child)
         self._close_host_fds(child)
-        control.send(self.sock, control.Failed(error=error))
+        self._send(control.Failed(error=error))
         return True
+
+    def _send(self, message: control.Warm | control.Failed, fds: tuple[int, ...] = ()) -> None:
+        try:
+            control.send(self.sock, message, fds)
+        except OSError:
+            self._shutdown()  # the runner is gone
 
     @staticmethod
     def _close_host_fds(child: _Child) -> None:
