@@ -144,6 +144,48 @@ ATTACKS = [
                 raise OSError(ctypes.get_errno(), "mount")
             return x * 2
         """), "raised", "Errno 1"),
+    Attack("kernel-interfaces-via-raw-syscalls", _src("""
+        import ctypes, platform
+        # x86_64 numbers: io_uring_setup, bpf, userfaultfd, perf_event_open, keyctl, add_key,
+        # request_key, process_vm_readv/writev, setns, unshare, mount, pivot_root, chroot,
+        # open_by_handle_at, kcmp, pidfd_getfd, ptrace, fsopen, open_tree, move_mount,
+        # init_module, kexec_load
+        CALLS = [425, 321, 323, 298, 250, 248, 249, 310, 311, 308, 272, 165, 155, 161, 304, 312,
+                 438, 101, 430, 428, 429, 175, 246]
+        def double_it(x):
+            if platform.machine() != "x86_64":
+                return None
+            libc = ctypes.CDLL(None, use_errno=True)
+            reached = []
+            for nr in CALLS:
+                ctypes.set_errno(0)
+                if libc.syscall(nr, 0, 0, 0, 0, 0, 0) != -1 or ctypes.get_errno() != 1:
+                    reached.append(nr)
+            print("reached the kernel:", reached)
+            return x * 2 if reached else None
+        """), "returned"),
+    Attack("clone-into-new-namespaces", _src("""
+        import ctypes, platform
+        def double_it(x):
+            number = {"x86_64": 56, "aarch64": 220}[platform.machine()]
+            libc = ctypes.CDLL(None, use_errno=True)
+            # CLONE_NEWUSER | CLONE_NEWNET | SIGCHLD: would return 0 in a child if allowed
+            if libc.syscall(number, 0x10000000 | 0x40000000 | 17, 0, 0, 0, 0) == -1:
+                raise OSError(ctypes.get_errno(), "clone")
+            return x * 2
+        """), "raised", "Errno 1"),
+    Attack("shell-escape", _src("""
+        import subprocess
+        def double_it(x):
+            escaped = []
+            for command in ("cat /etc/shadow", "ls /work/main/reference", "ls /root",
+                            "cat /proc/1/environ"):
+                done = subprocess.run(["sh", "-c", command], capture_output=True, text=True)
+                print(command, "->", done.returncode, done.stdout[:80], done.stderr[:80])
+                if done.returncode == 0 and done.stdout:
+                    escaped.append(command)
+            return x * 2 if escaped else None
+        """), "returned"),
     Attack("foreign-syscall-abi", _src("""
         import ctypes
         def double_it(x):
