@@ -389,7 +389,7 @@ ATTACKS = [
     Attack("threads-that-outlive-the-call", _src("""
         import os, threading, time
         def haunt():
-            time.sleep(0.05)
+            time.sleep(1.5)  # after the call returned and the run ended: it must not survive
             while True:
                 for fd in range(1, 64):
                     try:
