@@ -12,6 +12,7 @@ import contextlib
 import json
 import os
 import re
+import signal
 import sys
 import types
 from collections.abc import Callable
@@ -156,6 +157,9 @@ def main() -> None:
     fd = int(sys.argv[1])
     job = json.loads(sys.stdin.read())
     torch.set_num_threads(1)
+    # Python ignores SIGXFSZ; at the file size limit the process must die of it, so that the
+    # runner reports output_limit, not a string of EFBIG errors in the learner's code.
+    signal.signal(signal.SIGXFSZ, signal.SIG_DFL)
     try:
         run_job(job, fd)
     finally:
