@@ -24,11 +24,13 @@ from worker.validation import validate_exercise
 EXIT_FULL_MARKS, EXIT_NOT_FULL, EXIT_USAGE = 0, 1, 2
 
 
-def make_runner(name: str) -> Runner:
+def make_runner(name: str, library: ExerciseLibrary | None = None) -> Runner:
     """The runner named in the configuration (``GRADER_RUNNER``).
 
     ``sandbox`` (the default) starts the slot's zygote at once, so that a machine where strict
     mode refuses says so before any grading; ``process`` runs learner code without isolation.
+    The folders of ``library`` (e.g. ``grader --exercises DIR``) are hidden from learner code
+    like the shipped course's.
     """
     if name == "process":
         return ProcessRunner()
@@ -41,6 +43,8 @@ def make_runner(name: str) -> Runner:
         if config.exercises_dir is not None:
             course = config.exercises_dir.resolve()
             hidden += [course, course.parent / "reference"]
+        if library is not None:
+            hidden += [library.exercises_dir, library.reference_dir]
         try:
             return SandboxRunner(SandboxConfig(
                 strict=config.sandbox_strict,
@@ -169,12 +173,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _usage_error(str(exc))
     try:
         if args.command == "check":
-            return cmd_check(args, library, make_runner(config.runner))
+            return cmd_check(args, library, make_runner(config.runner, library))
         if args.action == "list":
             return cmd_list(args, library)
-        return cmd_validate(args, library, make_runner(config.runner))
+        return cmd_validate(args, library, make_runner(config.runner, library))
     except (ExerciseError, GraderError) as exc:
         print(f"grader: internal error: {exc}", file=sys.stderr)
+        return EXIT_NOT_FULL
+    except RuntimeError as exc:  # the sandbox broke down mid-run (SandboxUnavailable)
+        print(f"grader: the sandbox stopped working: {exc}", file=sys.stderr)
         return EXIT_NOT_FULL
 
 

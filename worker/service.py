@@ -22,6 +22,7 @@ from worker.cli import make_runner
 from worker.config import WorkerConfig
 from worker.pipeline import GraderError, Pipeline
 from worker.runner import Runner
+from worker.sandbox.layers import SandboxUnavailable
 from worker.service_config import ServiceSettings
 from worker.spec import ExerciseError, ExerciseLibrary
 from worker.store import Store, ValidationOutcome
@@ -144,7 +145,7 @@ def _grade_once(rt: Runtime, submission_id: str, slug: str) -> tuple[
         logger.exception("submission %s: the exercise could not be graded", submission_id)
         return "failed", rt.store.finish(
             submission_id, "failed", error=f"the exercise {slug!r} could not be graded: {exc}")
-    except RunnerUnavailable as exc:
+    except (RunnerUnavailable, SandboxUnavailable) as exc:
         logger.error("submission %s: no runner: %s", submission_id, exc)
         return "failed", rt.store.finish(
             submission_id, "failed", error=f"the grading worker cannot run code: {exc}")
