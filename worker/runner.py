@@ -123,6 +123,20 @@ class OutcomeBuilder:
         self.done = False
         self.loaded = False
         self.ready_at: float | None = None
+        self.startup_deadline = time.monotonic() + limits.startup_s
+
+    def time_left(self) -> float:
+        """Seconds until the run must end: the start-up allowance until the harness is ready,
+        then the time limit counted from that moment."""
+        if self.ready_at is None:
+            return self.startup_deadline - time.monotonic()
+        return self.ready_at + self.limits.time_s - time.monotonic()
+
+    def overtime(self) -> tuple[RunStatus, str]:
+        """The status of a run that outlived :meth:`time_left`."""
+        if self.ready_at is None:
+            return "crashed", "the process that runs your code did not start in time"
+        return "timeout", f"your code did not finish within {self.limits.time_s:g} s"
 
     def feed(self, data: bytes) -> None:
         """Consume bytes from the result channel; a malformed frame ends in protocol_error."""
@@ -303,16 +317,10 @@ class ProcessRunner:
     def _collect(
         fd: int, builder: OutcomeBuilder, limits: Limits
     ) -> tuple[RunStatus | None, str]:
-        startup_deadline = time.monotonic() + limits.startup_s
         while True:
-            if builder.ready_at is None:
-                remaining = startup_deadline - time.monotonic()
-                if remaining <= 0:
-                    return "crashed", "the grading process did not start in time"
-            else:
-                remaining = builder.ready_at + limits.time_s - time.monotonic()
-                if remaining <= 0:
-                    return "timeout", f"your code did not finish within {limits.time_s:g} s"
+            remaining = builder.time_left()
+            if remaining <= 0:
+                return builder.overtime()
             ready, _, _ = select.select([fd], [], [], remaining)
             if not ready:
                 continue

@@ -417,16 +417,10 @@ def _drive(child: WarmChild, job: Job) -> RunOutcome:
 def _collect(child: WarmChild, builder: OutcomeBuilder, limits: Limits) -> tuple[
     RunStatus | None, str
 ]:
-    start_deadline = time.monotonic() + limits.startup_s
     while not builder.done:
-        if builder.ready_at is None:
-            remaining = start_deadline - time.monotonic()
-            if remaining <= 0:
-                return "crashed", "the sandboxed process did not start in time"
-        else:
-            remaining = builder.ready_at + limits.time_s - time.monotonic()
-            if remaining <= 0:
-                return "timeout", f"your code did not finish within {limits.time_s:g} s"
+        remaining = builder.time_left()
+        if remaining <= 0:
+            return builder.overtime()
         ready, _, _ = select.select([child.result], [], [], remaining)
         if not ready:
             continue
