@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import sys
+
 import pytest
 
 from worker.cli import make_runner
@@ -13,6 +15,15 @@ from worker.spec import ExerciseLibrary
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURE_COURSE = ROOT / "tests" / "fixtures" / "course"
+
+
+def console_script(name: str) -> str:
+    """The console script that this interpreter's installation put beside it (``.venv/bin``):
+    the one scripts/bootstrap installed, never whatever of that name is first on ``PATH``."""
+    path = Path(sys.executable).parent / name
+    if not path.is_file():
+        pytest.fail(f"{path} is missing: scripts/bootstrap installs the project into .venv")
+    return str(path)
 
 
 @pytest.fixture(scope="session")

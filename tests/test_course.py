@@ -1,56 +1,75 @@
-"""The shipped course: every exercise validates, and its golden submissions get their verdicts
-through ``grader check --json``."""
+"""The shipped course: every exercise validates, and its golden submissions get their verdicts.
+
+The goldens are graded in this process on one session-wide pipeline with a warm sandbox (the
+same code path as ``grader check``); ``tests/core/test_cli.py`` covers the command itself, once
+per output format.
+"""
 
 from __future__ import annotations
 
-import json
 import subprocess
+from collections.abc import Iterator
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, console_script
+from worker.cli import make_runner
+from worker.config import WorkerConfig
 from worker.devices import resolve_device
+from worker.pipeline import Pipeline
 from worker.spec import MODULES, ExerciseLibrary, GoldenSpec
+from worker.submission import source_from_upload
+from worker.validation import validate_exercise
 
 LIBRARY = ExerciseLibrary(ROOT)
 GOLDEN = [(e.slug, g) for e in LIBRARY.load_all() for g in e.golden]
 
 
+@pytest.fixture(scope="module")
+def course_pipeline() -> Iterator[Pipeline]:
+    """The shipped course's pipeline with the configured runner (the sandbox by default)."""
+    runner = make_runner(WorkerConfig.from_env().runner, LIBRARY)
+    try:
+        yield Pipeline(LIBRARY, runner)
+    finally:
+        close = getattr(runner, "close", None)
+        if close is not None:
+            close()
+
+
 @pytest.mark.slow
-def test_every_shipped_exercise_validates() -> None:
-    out = subprocess.run(["grader", "exercises", "validate"], cwd=ROOT, capture_output=True,
-                         text=True, check=False)
-    assert out.returncode == 0, out.stdout + out.stderr
-    count = len(LIBRARY.slugs())
-    assert f"{count} of {count} exercises valid" in out.stdout
+@pytest.mark.parametrize("slug", LIBRARY.slugs())
+def test_every_shipped_exercise_validates(course_pipeline: Pipeline, slug: str) -> None:
+    report = validate_exercise(course_pipeline, LIBRARY.load(slug))
+    assert report.ok, "\n".join([*report.lines, *report.problems])
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("slug, golden", GOLDEN, ids=[f"{s}/{g.file}" for s, g in GOLDEN])
-def test_golden_submission_gets_its_verdict(slug: str, golden: GoldenSpec) -> None:
-    path = LIBRARY.exercises_dir / slug / golden.file
-    out = subprocess.run(["grader", "check", slug, str(path), "--json"], cwd=ROOT,
-                         capture_output=True, text=True, check=False)
+def test_golden_submission_gets_its_verdict(course_pipeline: Pipeline, slug: str,
+                                            golden: GoldenSpec) -> None:
     if golden.devices and resolve_device(LIBRARY.load(slug).device) not in golden.devices:
         pytest.skip(f"this verdict is expected only on {', '.join(golden.devices)}")
-    verdict = json.loads(out.stdout)
+    path = LIBRARY.exercises_dir / slug / golden.file
+    verdict = course_pipeline.grade(slug, source_from_upload(path.name, path.read_bytes()))
+    report = verdict.model_dump_json(indent=1)
     if golden.expect == "correct":
-        assert out.returncode == 0 and verdict["status"] == "passed", out.stdout
+        assert verdict.status == "passed" and verdict.full_marks, report
         return
     extra_credit = {c.key for c in LIBRARY.load(slug).checks if c.extra_credit}
     if set(golden.fails) <= extra_credit:  # loses only the bonus
-        assert out.returncode == 0 and verdict["score"] == verdict["max_score"]
+        assert verdict.full_marks, report
     else:
-        assert out.returncode == 1 and verdict["status"] == "failed"
-    failed = [c for c in verdict["checks"] if not c["passed"]]
-    assert set(golden.fails) <= {c["name"] for c in failed}
-    named = {m for c in failed for m in c["misconceptions"]}
-    assert set(golden.misconceptions) <= named
+        assert verdict.status == "failed" and not verdict.full_marks, report
+    failed = [c for c in verdict.checks if not c.passed]
+    assert set(golden.fails) <= {c.name for c in failed}, report
+    named = {m for c in failed for m in c.misconceptions}
+    assert set(golden.misconceptions) <= named, report
 
 
 def test_exercises_list_is_grouped_in_the_notebooks_order() -> None:
-    out = subprocess.run(["grader", "exercises", "list"], cwd=ROOT, capture_output=True,
-                         text=True, check=True)
+    out = subprocess.run([console_script("grader"), "exercises", "list"], cwd=ROOT,
+                         capture_output=True, text=True, check=True)
     headings = [line for line in out.stdout.splitlines() if not line.startswith(" ")]
     order = [m.title for m in MODULES]
     assert headings == [t for t in order if t in headings]

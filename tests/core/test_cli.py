@@ -6,14 +6,14 @@ import json
 import subprocess
 from pathlib import Path
 
-from tests.conftest import FIXTURE_COURSE, ROOT
+from tests.conftest import FIXTURE_COURSE, ROOT, console_script
 
 GOLDEN = FIXTURE_COURSE / "exercises" / "tiny-share" / "golden"
 
 
 def grader(*args: str, cwd: Path = ROOT, stdin: bytes = b"") -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["grader", *args], cwd=cwd, input=stdin.decode(), capture_output=True,
-                          text=True, check=False)
+    return subprocess.run([console_script("grader"), *args], cwd=cwd, input=stdin.decode(),
+                          capture_output=True, text=True, check=False)
 
 
 def test_check_json_has_the_documented_shape(tmp_path: Path) -> None:
@@ -51,7 +51,8 @@ def test_missing_file_and_bad_usage_exit_two(tmp_path: Path) -> None:
 
 
 def test_exercises_dir_from_the_environment(tmp_path: Path) -> None:
-    env_run = subprocess.run(["grader", "exercises", "list", "--json"], cwd=tmp_path,
+    env_run = subprocess.run([console_script("grader"), "exercises", "list", "--json"],
+                             cwd=tmp_path,
                              capture_output=True, text=True, check=True,
                              env={"PATH": __import__("os").environ["PATH"],
                                   "GRADER_EXERCISES_DIR": str(FIXTURE_COURSE / "exercises")})

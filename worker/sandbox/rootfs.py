@@ -157,13 +157,15 @@ def stage_root(stage: str, hidden: Iterable[Path]) -> RootPlan:
     for path in covered(hidden, plan.read_only):
         linux.mount("tmpfs", stage + path, "tmpfs", linux.MS_RDONLY | linux.MS_NOSUID
                     | linux.MS_NODEV | linux.MS_NOEXEC, "size=4k,nr_inodes=1,mode=0555")
-    os.makedirs(stage + "/etc", mode=0o755)
+    # exist_ok: a runtime folder under /etc (Debian's Python reads /etc/python3.X/sitecustomize.py
+    # through a symlink in its stdlib) has already created /etc, bound beside the synthetic files.
+    os.makedirs(stage + "/etc", mode=0o755, exist_ok=True)
     for name, text in ETC_FILES.items():
         Path(stage, "etc", name).write_text(text)
     for path in ETC_COPIES:
         if os.path.isfile(path):
             Path(stage + path).write_bytes(Path(path).read_bytes())
-    os.makedirs(stage + "/dev", mode=0o755)
+    os.makedirs(stage + "/dev", mode=0o755, exist_ok=True)
     for path in plan.devices:
         target = _make_parent_dirs(stage, path)
         if os.path.isdir(path):
