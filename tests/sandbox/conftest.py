@@ -62,20 +62,41 @@ def grade(pipeline: Pipeline, source: str) -> Verdict:
     return pipeline.grade(SLUG, source)
 
 
-def slot_processes(uid: int) -> list[tuple[int, str]]:
-    """Every process running as the slot's uid (the zygote's warm children, and leftovers)."""
-    found = []
+def _status(pid: str) -> dict[str, str] | None:
+    try:
+        with open(f"/proc/{pid}/status") as handle:
+            return {k: v.strip() for k, v in (line.split(":", 1) for line in handle if ":" in line)}
+    except OSError:
+        return None
+
+
+def slot_processes(uid: int, zygote_pid: int) -> list[tuple[int, str]]:
+    """The zygote's descendants that run as the slot's uid (its warm children, and leftovers).
+
+    Only this zygote's own tree counts, so that another grader running on the same machine (and
+    perhaps using the same slot uids) cannot make a healthy sandbox look unhealthy.
+    """
+    table: dict[int, tuple[int, int, str]] = {}  # pid -> (parent, uid, name)
     for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
+        fields = _status(entry) if entry.isdigit() else None
         try:
-            with open(f"/proc/{entry}/status") as handle:
-                fields = dict(line.split(":", 1) for line in handle if ":" in line)
-            if int(fields["Uid"].split()[0]) == uid:
-                found.append((int(entry), fields["Name"].strip()))
-        except (OSError, KeyError, ValueError):
+            if fields is not None:
+                table[int(entry)] = (int(fields["PPid"]), int(fields["Uid"].split()[0]),
+                                     fields["Name"])
+        except (KeyError, ValueError):
             continue
-    return found
+
+    def descends(pid: int) -> bool:
+        seen = set()
+        while pid in table and pid not in seen:
+            seen.add(pid)
+            pid = table[pid][0]
+            if pid == zygote_pid:
+                return True
+        return False
+
+    return [(pid, name) for pid, (_, owner, name) in table.items()
+            if owner == uid and descends(pid)]
 
 
 def assert_healthy(sandbox: SandboxRunner, pipeline: Pipeline, zygote_pid: int) -> None:
@@ -90,7 +111,7 @@ def assert_healthy(sandbox: SandboxRunner, pipeline: Pipeline, zygote_pid: int) 
     expected = 2 * sandbox.config.warm
     deadline = time.monotonic() + 5
     while True:
-        processes = slot_processes(sandbox.uid)
+        processes = slot_processes(sandbox.uid, zygote_pid)
         if len(processes) <= expected or time.monotonic() > deadline:
             break
         time.sleep(0.05)
