@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from worker.cli import make_runner
 from worker.config import WorkerConfig
 from worker.pipeline import Pipeline
+from worker.runners import build_runner
 from worker.spec import ExerciseLibrary
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -28,4 +28,4 @@ def console_script(name: str) -> str:
 @pytest.fixture(scope="session")
 def tiny_pipeline() -> Pipeline:
     """The pipeline over the two-case test course, with the configured (default) runner."""
-    return Pipeline(ExerciseLibrary(FIXTURE_COURSE), make_runner(WorkerConfig.from_env().runner))
+    return Pipeline(ExerciseLibrary(FIXTURE_COURSE), build_runner(WorkerConfig.from_env()))

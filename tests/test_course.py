@@ -13,10 +13,10 @@ from collections.abc import Iterator
 import pytest
 
 from tests.conftest import ROOT, console_script
-from worker.cli import make_runner
 from worker.config import WorkerConfig
 from worker.devices import resolve_device
 from worker.pipeline import Pipeline
+from worker.runners import build_runner
 from worker.spec import MODULES, ExerciseLibrary, GoldenSpec
 from worker.submission import source_from_upload
 from worker.validation import validate_exercise
@@ -28,7 +28,7 @@ GOLDEN = [(e.slug, g) for e in LIBRARY.load_all() for g in e.golden]
 @pytest.fixture(scope="module")
 def course_pipeline() -> Iterator[Pipeline]:
     """The shipped course's pipeline with the configured runner (the sandbox by default)."""
-    runner = make_runner(WorkerConfig.from_env().runner, LIBRARY)
+    runner = build_runner(WorkerConfig.from_env(), LIBRARY)
     try:
         yield Pipeline(LIBRARY, runner)
     finally:

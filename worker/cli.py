@@ -13,50 +13,16 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from worker.config import WorkerConfig
+from worker.config import ConfigError, WorkerConfig
 from worker.pipeline import GraderError, Pipeline
 from worker.report import render_text
-from worker.runner import ProcessRunner, Runner
+from worker.runner import Runner
+from worker.runners import SandboxUnavailable, build_runner
 from worker.spec import MODULES, ExerciseError, ExerciseLibrary
 from worker.submission import SubmissionError, source_from_text, source_from_upload
 from worker.validation import validate_exercise
 
 EXIT_FULL_MARKS, EXIT_NOT_FULL, EXIT_USAGE = 0, 1, 2
-
-
-def make_runner(name: str, library: ExerciseLibrary | None = None) -> Runner:
-    """The runner named in the configuration (``GRADER_RUNNER``).
-
-    ``sandbox`` (the default) starts the slot's zygote at once, so that a machine where strict
-    mode refuses says so before any grading; ``process`` runs learner code without isolation.
-    The folders of ``library`` (e.g. ``grader --exercises DIR``) are hidden from learner code
-    like the shipped course's.
-    """
-    if name == "process":
-        return ProcessRunner()
-    if name == "sandbox":
-        from worker.sandbox import SandboxConfig, SandboxRunner, SandboxUnavailable
-        from worker.spec import default_library_root
-
-        config = WorkerConfig.from_env()
-        hidden = [default_library_root() / "reference", default_library_root() / "exercises"]
-        if config.exercises_dir is not None:
-            course = config.exercises_dir.resolve()
-            hidden += [course, course.parent / "reference"]
-        if library is not None:
-            hidden += [library.exercises_dir, library.reference_dir]
-        try:
-            return SandboxRunner(SandboxConfig(
-                strict=config.sandbox_strict,
-                uid_base=config.sandbox_uid_base,
-                warm=config.sandbox_warm,
-                recycle_after=config.sandbox_recycle_after,
-                hidden=tuple(hidden),
-                disabled=config.sandbox_disabled_layers,
-            )).start()
-        except SandboxUnavailable as exc:
-            raise SystemExit(f"grader: {exc}") from exc
-    raise SystemExit(f"grader: unknown runner {name!r} (known: sandbox, process)")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -94,18 +60,9 @@ def _read_submission(file: str) -> str:
     return source_from_upload(path.name, path.read_bytes())
 
 
-def _unknown(slug: str, library: ExerciseLibrary) -> int:
-    return _usage_error(f"unknown exercise {slug!r}; known: {', '.join(library.slugs())}")
-
-
-def cmd_check(args: argparse.Namespace, library: ExerciseLibrary, runner: Runner) -> int:
-    """Grade one submission and print the report."""
-    if args.slug not in library:
-        return _unknown(args.slug, library)
-    try:
-        source = _read_submission(args.file)
-    except SubmissionError as exc:
-        return _usage_error(str(exc))
+def cmd_check(args: argparse.Namespace, library: ExerciseLibrary, runner: Runner,
+              source: str) -> int:
+    """Grade one submission (already read and checked) and print the report."""
     verdict = Pipeline(library, runner).grade(args.slug, source)
     if args.json:
         print(verdict.model_dump_json())
@@ -138,11 +95,8 @@ def cmd_list(args: argparse.Namespace, library: ExerciseLibrary) -> int:
 
 
 def cmd_validate(args: argparse.Namespace, library: ExerciseLibrary, runner: Runner) -> int:
-    """Validate the named exercises (all by default); exit 1 if any fails."""
+    """Validate the named exercises (all by default, checked to exist); exit 1 if any fails."""
     slugs = args.slugs or library.slugs()
-    for slug in slugs:
-        if slug not in library:
-            return _unknown(slug, library)
     pipeline = Pipeline(library, runner)
     failures = 0
     for slug in slugs:
@@ -163,26 +117,53 @@ def cmd_validate(args: argparse.Namespace, library: ExerciseLibrary, runner: Run
     return EXIT_NOT_FULL if failures else EXIT_FULL_MARKS
 
 
+def _arguments_problem(args: argparse.Namespace, library: ExerciseLibrary) -> str | None:
+    """What is wrong with the command line, found before any sandbox starts."""
+    slugs = [args.slug] if args.command == "check" else getattr(args, "slugs", [])
+    for slug in slugs:
+        if slug not in library:
+            return f"unknown exercise {slug!r}; known: {', '.join(library.slugs())}"
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run a grading subcommand; returns the exit status."""
     args = _parser().parse_args(argv)
-    config = WorkerConfig.from_env()
     try:
+        config = WorkerConfig.from_env()
         library = ExerciseLibrary(args.exercises or config.exercises_dir)
-    except ExerciseError as exc:
+    except (ConfigError, ExerciseError) as exc:
         return _usage_error(str(exc))
+    problem = _arguments_problem(args, library)
+    if problem is not None:
+        return _usage_error(problem)
+    if args.command == "exercises" and args.action == "list":
+        return cmd_list(args, library)
+    source = ""
+    if args.command == "check":
+        try:
+            source = _read_submission(args.file)
+        except SubmissionError as exc:
+            return _usage_error(str(exc))
+    try:
+        runner = build_runner(config, library)
+    except SandboxUnavailable as exc:
+        print(f"grader: {exc}", file=sys.stderr)
+        return EXIT_NOT_FULL
     try:
         if args.command == "check":
-            return cmd_check(args, library, make_runner(config.runner, library))
-        if args.action == "list":
-            return cmd_list(args, library)
-        return cmd_validate(args, library, make_runner(config.runner, library))
+            return cmd_check(args, library, runner, source)
+        return cmd_validate(args, library, runner)
     except (ExerciseError, GraderError) as exc:
         print(f"grader: internal error: {exc}", file=sys.stderr)
         return EXIT_NOT_FULL
-    except RuntimeError as exc:  # the sandbox broke down mid-run (SandboxUnavailable)
+    except SandboxUnavailable as exc:  # the sandbox broke down mid-run
         print(f"grader: the sandbox stopped working: {exc}", file=sys.stderr)
         return EXIT_NOT_FULL
+    finally:
+        close = getattr(runner, "close", None)
+        if close is not None:
+            close()
 
 
 if __name__ == "__main__":

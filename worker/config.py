@@ -22,6 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
 
+RUNNERS = ("sandbox", "process")
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 
@@ -41,6 +42,14 @@ class WorkerConfig:
     sandbox_warm: int = 3
     sandbox_recycle_after: int = 1000
     sandbox_disable: str = ""
+
+    def __post_init__(self) -> None:
+        if self.runner not in RUNNERS:
+            raise ConfigError(f"GRADER_RUNNER={self.runner!r}: expected one of "
+                              f"{', '.join(RUNNERS)}")
+        if self.sandbox_warm < 1 or self.sandbox_recycle_after < 1:
+            raise ConfigError("GRADER_SANDBOX_WARM and GRADER_SANDBOX_RECYCLE_AFTER must be at "
+                              "least 1")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> WorkerConfig:

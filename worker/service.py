@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import Literal
 
 from worker.callbacks import CallbackError, callback_body, deliver
-from worker.cli import make_runner
 from worker.config import WorkerConfig
 from worker.pipeline import GraderError, Pipeline
 from worker.runner import Runner
+from worker.runners import build_runner
 from worker.sandbox.layers import SandboxUnavailable
 from worker.service_config import ServiceSettings
 from worker.spec import ExerciseError, ExerciseLibrary
@@ -45,7 +45,7 @@ class Runtime:
     settings: ServiceSettings
     store: Store
     course: ExerciseLibrary
-    runner_name: str
+    config: WorkerConfig
 
     @classmethod
     def create(cls, settings: ServiceSettings) -> Runtime:
@@ -55,7 +55,7 @@ class Runtime:
             settings=settings,
             store=Store.from_url(settings.redis_url, settings.key_prefix),
             course=ExerciseLibrary(config.exercises_dir),
-            runner_name=config.runner,
+            config=config,
         )
 
     @cached_property
@@ -63,9 +63,9 @@ class Runtime:
         """The configured runner; raises RunnerUnavailable when it cannot start (e.g. the
         sandbox refuses, in strict mode, on a machine that lacks an isolation layer)."""
         try:
-            return make_runner(self.runner_name)
-        except SystemExit as exc:  # make_runner exits the CLI with the reason
-            raise RunnerUnavailable(str(exc.code)) from None
+            return build_runner(self.config, self.course)
+        except SandboxUnavailable as exc:
+            raise RunnerUnavailable(str(exc)) from None
 
     def warm_up(self) -> None:
         """Start the runner now rather than on the first grading."""

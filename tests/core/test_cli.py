@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from pathlib import Path
 
@@ -11,9 +12,10 @@ from tests.conftest import FIXTURE_COURSE, ROOT, console_script
 GOLDEN = FIXTURE_COURSE / "exercises" / "tiny-share" / "golden"
 
 
-def grader(*args: str, cwd: Path = ROOT, stdin: bytes = b"") -> subprocess.CompletedProcess[str]:
+def grader(*args: str, cwd: Path = ROOT, stdin: bytes = b"",
+           env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run([console_script("grader"), *args], cwd=cwd, input=stdin.decode(),
-                          capture_output=True, text=True, check=False)
+                          capture_output=True, text=True, check=False, env=env)
 
 
 def test_check_json_has_the_documented_shape(tmp_path: Path) -> None:
@@ -54,7 +56,7 @@ def test_exercises_dir_from_the_environment(tmp_path: Path) -> None:
     env_run = subprocess.run([console_script("grader"), "exercises", "list", "--json"],
                              cwd=tmp_path,
                              capture_output=True, text=True, check=True,
-                             env={"PATH": __import__("os").environ["PATH"],
+                             env={"PATH": os.environ["PATH"],
                                   "GRADER_EXERCISES_DIR": str(FIXTURE_COURSE / "exercises")})
     assert [e["slug"] for e in json.loads(env_run.stdout)] == ["tiny-share"]
 
@@ -63,3 +65,16 @@ def test_pasted_code_on_stdin(tmp_path: Path) -> None:
     out = grader("--exercises", str(FIXTURE_COURSE), "check", "tiny-share", "-", cwd=tmp_path,
                  stdin=(GOLDEN / "as_tensor.py").read_bytes())
     assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_arguments_are_checked_before_any_sandbox_starts(tmp_path: Path) -> None:
+    # With a layer disabled, a strict sandbox refuses to start: an answer about the arguments
+    # (and not about the sandbox) proves that they were checked first.
+    env = {"PATH": os.environ["PATH"], "GRADER_SANDBOX_DISABLE": "userns"}
+    unknown = grader("check", "nope", str(GOLDEN / "as_tensor.py"), cwd=tmp_path, env=env)
+    assert unknown.returncode == 2 and "unknown exercise 'nope'" in unknown.stderr
+    missing = grader("check", "share-from-numpy", "missing.py", cwd=tmp_path, env=env)
+    assert missing.returncode == 2 and "missing.py: no such file" in missing.stderr
+    refused = grader("check", "share-from-numpy", str(GOLDEN / "as_tensor.py"), cwd=tmp_path,
+                     env=env)
+    assert refused.returncode == 1 and "user namespace" in refused.stderr

@@ -63,9 +63,14 @@ def test_a_malformed_setting_is_refused_with_its_name() -> None:
 
 
 def test_the_process_runner_stays_selectable() -> None:
-    from worker.cli import make_runner
+    from worker.runners import build_runner
 
-    assert isinstance(make_runner("process"), ProcessRunner)
+    assert isinstance(build_runner(WorkerConfig(runner="process")), ProcessRunner)
+
+
+def test_an_unknown_runner_is_refused_with_its_name() -> None:
+    with pytest.raises(ConfigError, match="GRADER_RUNNER='docker'"):
+        WorkerConfig.from_env({"GRADER_RUNNER": "docker"})
 
 
 def test_refusal_names_each_missing_layer_and_the_switch() -> None:
