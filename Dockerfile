@@ -16,6 +16,7 @@ WORKDIR /srv/grader
 COPY pyproject.toml ./
 COPY grader grader
 COPY worker worker
+COPY common common
 COPY exercises exercises
 COPY reference reference
 # Editable, like the development install: the shipped course is found next to the package.

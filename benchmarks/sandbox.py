@@ -72,9 +72,9 @@ class TimedRunner:
 
 
 def _setup(kind: str, args: argparse.Namespace) -> tuple[Any, Any, Any, str]:
+    from common.spec import ExerciseLibrary
     from worker.pipeline import Pipeline
     from worker.runner import ProcessRunner
-    from worker.spec import ExerciseLibrary
 
     library = ExerciseLibrary(args.course)
     exercise = library.load(args.exercise)

@@ -12,7 +12,7 @@ key                                    type     holds
                                                 ``GRADER_SECRET_KEY`` is configured
 =====================================  =======  ==============================================
 
-A username is a learner id (:data:`worker.store.LEARNER_PATTERN`): a learner's submissions
+A username is a learner id (:data:`common.store.LEARNER_PATTERN`): a learner's submissions
 from the pages are filed under it, exactly as the API files them. Passwords are hashed with
 Argon2id (argon2-cffi); an invitation link carries a random token stored only as its SHA-256.
 """
@@ -28,7 +28,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from pydantic import BaseModel, field_validator
 
-from worker.store import LEARNER_PATTERN, Store
+from common.store import LEARNER_PATTERN, Store
 
 AccountRole = Literal["learner", "instructor"]
 ACCOUNT_ROLES: tuple[AccountRole, ...] = ("learner", "instructor")

@@ -13,9 +13,9 @@ from typing import Any, TypeVar
 
 from flask import g, request
 
+from common.store import Role, TokenRecord
 from grader.errors import ApiError
 from grader.storage import get_store
-from worker.store import Role, TokenRecord
 
 F = TypeVar("F", bound=Callable[..., Any])
 _MISSING = object()

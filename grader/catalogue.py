@@ -1,7 +1,7 @@
 """The exercises the web offers: the course folder's, shadowed by those uploaded through the
 API (kept in the Redis registry), in the course notebook's order.
 
-The course folder is read with :mod:`worker.spec` (torch-free) and cached for a few seconds;
+The course folder is read with :mod:`common.spec` (torch-free) and cached for a few seconds;
 uploads are re-read whenever the registry's version changes.
 """
 
@@ -14,8 +14,8 @@ from pathlib import Path
 
 from flask import Flask, current_app
 
-from worker.spec import MODULES, ExerciseError, ExerciseLibrary
-from worker.store import ExerciseInfo, Store
+from common.spec import MODULES, ExerciseError, ExerciseLibrary
+from common.store import ExerciseInfo, Store
 
 logger = logging.getLogger(__name__)
 _MODULE_ORDER = {m.key: i for i, m in enumerate(MODULES)}

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from worker.store import Store
+    from common.store import Store
 
 GRADING_COMMANDS = ("check", "exercises")
 SERVICE_COMMANDS = ("serve", "web", "worker", "token")
@@ -85,8 +85,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _store() -> Store:
+    from common.store import Store
     from grader.config import Config
-    from worker.store import Store
 
     return Store.from_url(os.environ.get("GRADER_REDIS_URL", Config.REDIS_URL),
                           os.environ.get("GRADER_KEY_PREFIX", Config.KEY_PREFIX))
@@ -94,7 +94,7 @@ def _store() -> Store:
 
 def cmd_token(args: argparse.Namespace) -> int:
     """``grader token create|list|revoke``."""
-    from worker.store import LEARNER_PATTERN
+    from common.store import LEARNER_PATTERN
 
     store = _store()
     if args.action == "create":

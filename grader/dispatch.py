@@ -1,7 +1,7 @@
 """Sending tasks to the workers, by name: the web never imports :mod:`worker.tasks`.
 
 The queues are declared exactly as the workers declare them (each with its own direct exchange
-and routing key, names from :mod:`worker.store`), so a message published before any worker
+and routing key, names from :mod:`common.store`), so a message published before any worker
 started still lands in its queue.
 """
 
@@ -11,7 +11,7 @@ from celery import Celery
 from flask import Flask, current_app
 from kombu import Exchange, Queue
 
-from worker.store import QUEUES, broker_prefix
+from common.store import QUEUES, broker_prefix
 
 
 class Dispatcher:

@@ -9,9 +9,9 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from common.store import QUEUES, Store
 from grader.limits import limiter
 from grader.storage import get_store
-from worker.store import QUEUES, Store
 
 bp = Blueprint("ops", __name__)
 limiter.exempt(bp)

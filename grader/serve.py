@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 
+from common.store import Store
 from grader.accounts import AccountStore
 from grader.processes import (
     free_port,
@@ -28,7 +29,6 @@ from grader.processes import (
     web_command,
     worker_command,
 )
-from worker.store import Store
 
 DEV_INSTRUCTOR = "instructor"
 STOP_TIMEOUT_S = 30.0

@@ -1,10 +1,10 @@
-"""The app's handle on the Redis store (:mod:`worker.store`, shared with the workers)."""
+"""The app's handle on the Redis store (:mod:`common.store`, shared with the workers)."""
 
 from __future__ import annotations
 
 from flask import Flask, current_app
 
-from worker.store import Store
+from common.store import Store
 
 
 def init_app(app: Flask) -> None:

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from common.spec import ExerciseLibrary
 from worker.config import WorkerConfig
 from worker.pipeline import Pipeline
 from worker.runners import build_runner
-from worker.spec import ExerciseLibrary
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURE_COURSE = ROOT / "tests" / "fixtures" / "course"

@@ -12,13 +12,13 @@ from collections.abc import Iterator
 
 import pytest
 
+from common.spec import MODULES, ExerciseLibrary, GoldenSpec
+from common.submission import source_from_upload
 from tests.conftest import ROOT, console_script
 from worker.config import WorkerConfig
 from worker.devices import resolve_device
 from worker.pipeline import Pipeline
 from worker.runners import build_runner
-from worker.spec import MODULES, ExerciseLibrary, GoldenSpec
-from worker.submission import source_from_upload
 from worker.validation import validate_exercise
 
 LIBRARY = ExerciseLibrary(ROOT)

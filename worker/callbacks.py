@@ -15,8 +15,8 @@ import urllib.error
 import urllib.request
 from typing import Any
 
-from worker.protocol import Verdict
-from worker.store import SubmissionRecord
+from common.protocol import Verdict
+from common.store import SubmissionRecord
 
 SIGNATURE_HEADER = "X-Grader-Signature"
 

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from worker.spec import CaseSpec, ExerciseError
+from common.spec import CaseSpec, ExerciseError
 
 GENERATORS = ("tensor", "array")
 

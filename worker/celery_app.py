@@ -4,13 +4,13 @@ worker`` runs it).
 Reliability choices (see docs/service.md):
 
 - queues ``cpu``, ``gpu`` and ``callbacks``, each with its own direct exchange and routing key;
-  the web picks the queue from the exercise's device (:func:`worker.store.queue_for_device`);
+  the web picks the queue from the exercise's device (:func:`common.store.queue_for_device`);
 - late acknowledgement, and a task whose worker process died is rejected back to its queue;
   a worker that dies whole leaves its message unacknowledged, and Redis hands it out again after
   the visibility timeout, which exceeds the grading time limit;
 - prefetch 1: a worker holds no more messages than it has processes;
 - the grading task counts its deliveries in the submission record and ends the submission as
-  failed past ``max_attempts`` (:meth:`worker.store.Store.start_attempt`).
+  failed past ``max_attempts`` (:meth:`common.store.Store.start_attempt`).
 
 Pool: prefork (``grader worker --concurrency N``). The main process never imports torch or
 creates a runner; each child process creates its runner lazily on its first task
@@ -29,8 +29,8 @@ from celery import Celery, bootsteps
 from celery.signals import worker_process_init
 from kombu import Exchange, Queue
 
+from common.store import QUEUES, Store, broker_prefix
 from worker.service_config import ServiceSettings
-from worker.store import QUEUES, Store, broker_prefix
 
 logger = logging.getLogger(__name__)
 

@@ -13,13 +13,13 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from common.spec import MODULES, ExerciseError, ExerciseLibrary
+from common.submission import SubmissionError, source_from_text, source_from_upload
 from worker.config import ConfigError, WorkerConfig
 from worker.pipeline import GraderError, Pipeline
 from worker.report import render_text
 from worker.runner import Runner
 from worker.runners import SandboxUnavailable, build_runner
-from worker.spec import MODULES, ExerciseError, ExerciseLibrary
-from worker.submission import SubmissionError, source_from_text, source_from_upload
 from worker.validation import validate_exercise
 
 EXIT_FULL_MARKS, EXIT_NOT_FULL, EXIT_USAGE = 0, 1, 2

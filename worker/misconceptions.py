@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+from common.spec import MisconceptionSpec
 from worker.checks.base import CheckOutcome
 from worker.checks.values import compare_values
 from worker.observation import Observation
-from worker.spec import MisconceptionSpec
 
 
 def _detail_matches(actual: object, wanted: object) -> bool:

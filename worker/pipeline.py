@@ -16,16 +16,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from common.protocol import CaseReport, CaseStatus, CheckResult, Verdict
+from common.spec import CaseSpec, Exercise, ExerciseError, ExerciseLibrary
 from worker.cases import build_inputs, describe_input
 from worker.checks.base import CheckContext, CheckOutcome, call_check, get_check
 from worker.devices import resolve_device
 from worker.invocation import invoke
 from worker.misconceptions import recognise
 from worker.observation import Encoder, Observation, Value, decode
-from worker.protocol import CaseReport, CaseStatus, CheckResult, Verdict
 from worker.reference import load_reference, reference_function
 from worker.runner import Job, Limits, Runner, RunOutcome
-from worker.spec import CaseSpec, Exercise, ExerciseError, ExerciseLibrary
 
 MAX_SOURCE_BYTES = 256 * 1024
 REFERENCE_OBSERVATION_BYTES = 256 * 2**20

@@ -9,7 +9,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from worker.spec import ExerciseError
+from common.spec import ExerciseError
 
 _CACHE: dict[tuple[str, float], ModuleType] = {}
 

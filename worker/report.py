@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from worker.protocol import Verdict
+from common.protocol import Verdict
 
 
 def _indent(text: str, prefix: str) -> str:

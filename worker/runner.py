@@ -23,9 +23,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
+from common.spec import CaseSpec
 from worker.harness.frames import FrameReader
 from worker.observation import ErrorFacts, Observation, ObservationError, decode, unpack
-from worker.spec import CaseSpec
 
 RunStatus = Literal[
     "completed", "load_error", "timeout", "memory_limit", "output_limit", "crashed",

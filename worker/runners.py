@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from common.spec import ExerciseLibrary, default_library_root
 from worker.config import WorkerConfig
 from worker.runner import ProcessRunner, Runner
 from worker.sandbox import SandboxConfig, SandboxRunner, SandboxUnavailable
-from worker.spec import ExerciseLibrary, default_library_root
 
 __all__ = ["SandboxUnavailable", "build_runner", "hidden_folders"]
 

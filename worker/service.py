@@ -17,6 +17,8 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
+from common.spec import ExerciseError, ExerciseLibrary
+from common.store import Store, ValidationOutcome
 from worker.callbacks import CallbackError, callback_body, deliver
 from worker.config import WorkerConfig
 from worker.pipeline import GraderError, Pipeline
@@ -24,8 +26,6 @@ from worker.runner import Runner
 from worker.runners import build_runner
 from worker.sandbox.layers import SandboxUnavailable
 from worker.service_config import ServiceSettings
-from worker.spec import ExerciseError, ExerciseLibrary
-from worker.store import Store, ValidationOutcome
 from worker.validation import validate_exercise
 
 logger = logging.getLogger(__name__)

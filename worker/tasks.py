@@ -1,6 +1,6 @@
 """The Celery tasks: thin, named, given an id, re-reading everything else from Redis.
 
-The web sends them by name (:data:`worker.store.GRADE_TASK`...); the work itself is in
+The web sends them by name (:data:`common.store.GRADE_TASK`...); the work itself is in
 :mod:`worker.service`, imported inside each task so that the Celery main process never imports
 torch (each pool child does, on its first task).
 """
@@ -11,8 +11,8 @@ from typing import Any
 
 import redis
 
+from common.store import CALLBACK_QUEUE, CALLBACK_TASK, GRADE_TASK, VALIDATE_TASK
 from worker.celery_app import app, settings
-from worker.store import CALLBACK_QUEUE, CALLBACK_TASK, GRADE_TASK, VALIDATE_TASK
 
 
 def _send_callback(submission_id: str) -> None:

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from common.spec import Exercise, ExerciseError, GoldenSpec
 from worker.checks.base import UnknownCheckError, get_check
 from worker.devices import resolve_device
 from worker.pipeline import GraderError, Pipeline
 from worker.reference import load_reference, reference_function
-from worker.spec import Exercise, ExerciseError, GoldenSpec
 
 
 @dataclass

@@ -9,6 +9,16 @@ from pathlib import Path
 from flask import current_app
 from spectree import Response
 
+from common.spec import ExerciseError, ExerciseLibrary
+from common.store import (
+    MAX_BUNDLE_BYTES,
+    SCORE_BUCKETS,
+    VALIDATE_TASK,
+    ExerciseBundle,
+    ExerciseInfo,
+    StoredExercise,
+    queue_for_device,
+)
 from grader.api.blueprint import bp
 from grader.api.models import (
     CheckStat,
@@ -28,16 +38,6 @@ from grader.catalogue import get_catalogue
 from grader.dispatch import get_dispatcher
 from grader.errors import ApiError
 from grader.storage import get_store
-from worker.spec import ExerciseError, ExerciseLibrary
-from worker.store import (
-    MAX_BUNDLE_BYTES,
-    SCORE_BUCKETS,
-    VALIDATE_TASK,
-    ExerciseBundle,
-    ExerciseInfo,
-    StoredExercise,
-    queue_for_device,
-)
 
 ERRORS = {f"HTTP_{code}": ErrorBody for code in (400, 401, 403, 404, 409, 413, 415, 429)}
 

@@ -9,8 +9,8 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from spectree.model_adapter.pydantic_adapter import BaseFile
 
-from worker.protocol import CaseReport, CheckResult
-from worker.store import (
+from common.protocol import CaseReport, CheckResult
+from common.store import (
     LEARNER_PATTERN,
     CaseInfo,
     ExerciseInfo,

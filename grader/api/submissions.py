@@ -10,6 +10,19 @@ from urllib.parse import urlsplit
 from flask import current_app, url_for
 from spectree import Response
 
+from common.store import (
+    GRADE_TASK,
+    SubmissionRecord,
+    TokenRecord,
+    new_submission_id,
+    queue_for_device,
+)
+from common.submission import (
+    MAX_UPLOAD_BYTES,
+    SubmissionError,
+    source_from_text,
+    source_from_upload,
+)
 from grader.api.blueprint import bp
 from grader.api.models import (
     CallbackView,
@@ -28,19 +41,6 @@ from grader.dispatch import get_dispatcher
 from grader.errors import ApiError
 from grader.limits import learner_key, limiter, submit_limit
 from grader.storage import get_store
-from worker.store import (
-    GRADE_TASK,
-    SubmissionRecord,
-    TokenRecord,
-    new_submission_id,
-    queue_for_device,
-)
-from worker.submission import (
-    MAX_UPLOAD_BYTES,
-    SubmissionError,
-    source_from_text,
-    source_from_upload,
-)
 
 logger = logging.getLogger(__name__)
 ERRORS = {f"HTTP_{code}": ErrorBody for code in (400, 401, 403, 404, 409, 413, 415, 429)}

@@ -2,7 +2,7 @@
 checks with their messages, and how many attempts learners needed before full marks.
 
 Pass rates per check and the score distribution come from the store's counters
-(:meth:`worker.store.Store.stats`); the rest is read from the learners' histories, newest
+(:meth:`common.store.Store.stats`); the rest is read from the learners' histories, newest
 submissions first and at most :data:`MAX_VERDICTS` verdicts per page view.
 """
 
@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
+from common.protocol import Verdict
+from common.store import Store, SubmissionRecord
 from grader.pages.attempts import HISTORY_LIMIT, regrade_of
 from grader.pages.results import HINT_MARK
-from worker.protocol import Verdict
-from worker.store import Store, SubmissionRecord
 
 MAX_VERDICTS = 2000
 MESSAGES_PER_CHECK = 3

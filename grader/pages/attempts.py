@@ -11,7 +11,7 @@ import difflib
 from dataclasses import dataclass
 from typing import Literal
 
-from worker.store import Store, SubmissionRecord
+from common.store import Store, SubmissionRecord
 
 REGRADE_PREFIX = "regrade:"
 HISTORY_LIMIT = 1000

@@ -1,4 +1,4 @@
-"""An exercise bundle (:class:`worker.store.ExerciseBundle`'s files and reference) from what an
+"""An exercise bundle (:class:`common.store.ExerciseBundle`'s files and reference) from what an
 instructor uploads: a zip of the exercise folder, or its files one by one.
 
 A zip may hold the exercise folder alone or a whole course folder; ``exercise.yaml`` marks the
@@ -17,7 +17,7 @@ from pathlib import PurePosixPath
 import yaml
 from werkzeug.datastructures import FileStorage
 
-from worker.store import MAX_BUNDLE_BYTES, MAX_BUNDLE_FILES
+from common.store import MAX_BUNDLE_BYTES, MAX_BUNDLE_FILES
 
 ROOT_FILES = {"exercise.yaml", "statement.md", "starter.py"}
 REFERENCE_NAMES = {"reference.py"}

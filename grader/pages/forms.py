@@ -14,8 +14,8 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, EqualTo, Length, Optional, Regexp
 
+from common.store import LEARNER_PATTERN
 from grader.accounts import MIN_PASSWORD_LENGTH
-from worker.store import LEARNER_PATTERN
 
 USERNAME = [DataRequired(), Length(max=128),
             Regexp(LEARNER_PATTERN.pattern,

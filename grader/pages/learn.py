@@ -18,6 +18,9 @@ from flask import (
 )
 from werkzeug.wrappers import Response
 
+from common.spec import MODULES
+from common.store import ExerciseInfo, SubmissionRecord
+from common.submission import SubmissionError
 from grader.catalogue import get_catalogue
 from grader.limits import limiter, submit_limit
 from grader.pages.attempts import Attempt, attempts, best_scores, diff
@@ -27,9 +30,6 @@ from grader.pages.session import current_account, login_required, signed_in
 from grader.pages.statement import render_markdown
 from grader.pages.submit import QueueUnavailable, enqueue, read_source
 from grader.storage import get_store
-from worker.spec import MODULES
-from worker.store import ExerciseInfo, SubmissionRecord
-from worker.submission import SubmissionError
 
 bp = Blueprint("learn", __name__)
 

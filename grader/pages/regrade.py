@@ -27,9 +27,9 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from common.store import ExerciseInfo, Store, SubmissionRecord
 from grader.pages.attempts import regrade_of
 from grader.pages.submit import enqueue
-from worker.store import ExerciseInfo, Store, SubmissionRecord
 
 JOB_TTL_S = 30 * 86400
 

@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 
 from markupsafe import Markup
 
+from common.protocol import CaseReport, CheckResult, Verdict
+from common.store import SubmissionRecord
 from grader.pages.statement import render_inline
-from worker.protocol import CaseReport, CheckResult, Verdict
-from worker.store import SubmissionRecord
 
 OUTPUT_CAP = 10_000
 HINT_MARK = "\nHint: "

@@ -9,21 +9,21 @@ import logging
 from flask import current_app
 from werkzeug.datastructures import FileStorage
 
-from grader.dispatch import get_dispatcher
-from grader.storage import get_store
-from worker.store import (
+from common.store import (
     GRADE_TASK,
     ExerciseInfo,
     SubmissionRecord,
     new_submission_id,
     queue_for_device,
 )
-from worker.submission import (
+from common.submission import (
     MAX_UPLOAD_BYTES,
     SubmissionError,
     source_from_text,
     source_from_upload,
 )
+from grader.dispatch import get_dispatcher
+from grader.storage import get_store
 
 logger = logging.getLogger(__name__)
 

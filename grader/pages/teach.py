@@ -16,6 +16,8 @@ from flask import (
 )
 from werkzeug.wrappers import Response as BaseResponse
 
+from common.spec import MODULES
+from common.store import ExerciseInfo, SubmissionRecord
 from grader.accounts import AccountError
 from grader.api.exercises import install_exercise
 from grader.api.gradebook import gradebook_csv
@@ -36,8 +38,6 @@ from grader.pages.regrade import RegradeStore, out_of_date, start_regrade
 from grader.pages.session import get_accounts, instructor_required, signed_in
 from grader.pages.submit import QueueUnavailable
 from grader.storage import get_store
-from worker.spec import MODULES
-from worker.store import ExerciseInfo, SubmissionRecord
 
 bp = Blueprint("teach", __name__, url_prefix="/instructor")
 MODULE_TITLES = {m.key: m.title for m in MODULES}

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import BrowserContext, Page, expect
 
+from common.spec import MODULES
 from tests.browser.conftest import GRADING_TIMEOUT_MS, Service, screenshot, sign_in
-from worker.spec import MODULES
 
 pytestmark = pytest.mark.slow
 
@@ -150,7 +150,7 @@ def test_without_javascript_submitting_redirects_to_a_result_page_that_refreshes
 def test_a_learner_cannot_open_another_learners_submission(
         service: Service, new_context: Callable[..., BrowserContext]) -> None:
     owner = new_context(java_script_enabled=False).new_page()
-    sign_in(owner, service.account("olga"))
+    sign_in(owner, service.account("owen"))
     owner.goto(f"/exercises/{EXERCISE}")
     owner.locator("textarea#code").fill(RIGHT)
     owner.get_by_role("button", name="Submit for grading").click()

@@ -10,6 +10,8 @@ from html.parser import HTMLParser
 import pytest
 from werkzeug.datastructures import FileStorage
 
+from common.protocol import CaseReport, CheckResult, Verdict
+from common.store import SubmissionRecord
 from grader.pages.analytics import attempts_to_full_marks, failing_checks
 from grader.pages.attempts import diff
 from grader.pages.bundles import BundleError, from_files, from_zip
@@ -18,8 +20,6 @@ from grader.pages.regrade import out_of_date
 from grader.pages.results import result_view
 from grader.pages.session import safe_next
 from grader.pages.statement import render_inline, render_markdown
-from worker.protocol import CaseReport, CheckResult, Verdict
-from worker.store import SubmissionRecord
 
 HOSTILE = """# Title
 

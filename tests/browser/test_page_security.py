@@ -12,10 +12,10 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from common.store import Store
 from grader.accounts import AccountStore
 from grader.app import create_app
 from tests.browser.conftest import PASSWORD, Service
-from worker.store import Store
 
 
 @pytest.fixture

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from common.spec import CaseSpec
 from worker.checks import CheckContext
 from worker.invocation import invoke
 from worker.observation import Encoder, Observation, decode
-from worker.spec import CaseSpec
 
 Inputs = Callable[[], dict[str, Any]]
 

@@ -6,8 +6,8 @@ import time
 
 import pytest
 
+from common.protocol import Verdict
 from worker.pipeline import Pipeline
-from worker.protocol import Verdict
 
 GOOD = "import torch\n\ndef share_from_numpy(arr):\n    return torch.from_numpy(arr)\n"
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from common.spec import ExerciseError, ExerciseLibrary
 from tests.conftest import FIXTURE_COURSE
-from worker.spec import ExerciseError, ExerciseLibrary
 
 
 def course_copy(tmp_path: Path) -> Path:

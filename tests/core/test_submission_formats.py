@@ -7,13 +7,13 @@ import json
 import nbformat
 import pytest
 
-from worker.pipeline import Pipeline
-from worker.submission import (
+from common.submission import (
     SubmissionError,
     source_from_notebook,
     source_from_text,
     source_from_upload,
 )
+from worker.pipeline import Pipeline
 
 
 def notebook(*cells: tuple[str, str]) -> bytes:

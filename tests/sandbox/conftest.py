@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from common.protocol import Verdict
+from common.spec import ExerciseLibrary
 from worker.pipeline import Pipeline
-from worker.protocol import Verdict
 from worker.sandbox import SandboxConfig, SandboxRunner, SandboxUnavailable
-from worker.spec import ExerciseLibrary
 
 COURSE = Path(__file__).resolve().parent / "course"
 SLUG = "double-it"

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from common.protocol import Verdict
 from tests.sandbox.conftest import (
     COURSE,
     REFERENCE_MARKER,
@@ -26,7 +27,6 @@ from tests.sandbox.conftest import (
     grade,
 )
 from worker.pipeline import Pipeline
-from worker.protocol import Verdict
 from worker.sandbox import SandboxRunner
 
 REFERENCE = COURSE / "reference" / "double-it.py"

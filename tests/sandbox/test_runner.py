@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from common.spec import CaseSpec, ExerciseLibrary
 from tests.sandbox.conftest import COURSE, GOOD, SECRET, SLUG, require_sandbox_machine
 from worker.config import ConfigError, WorkerConfig
 from worker.harness.main import normalise_memory_error
@@ -23,7 +24,6 @@ from worker.pipeline import Pipeline
 from worker.runner import Job, Limits, OutcomeBuilder, ProcessRunner
 from worker.sandbox import SandboxConfig, SandboxRunner, SandboxUnavailable
 from worker.sandbox.layers import missing_message
-from worker.spec import CaseSpec, ExerciseLibrary
 
 ROOT = Path(__file__).resolve().parents[2]
 CASE = CaseSpec.model_validate({"name": "c", "seed": 1, "args": {

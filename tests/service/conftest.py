@@ -24,9 +24,9 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from common.store import Store, SubmissionRecord
 from grader.app import create_app
 from grader.processes import free_port
-from worker.store import Store, SubmissionRecord
 
 ROOT = Path(__file__).resolve().parents[2]
 COURSE = Path(__file__).resolve().parent / "course"

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 import requests
 
+from common.store import Store
 from grader.processes import free_port
 from tests.service.conftest import CORRECT, COURSE, wait_for
-from worker.store import Store
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -72,5 +72,5 @@ def test_every_service_reaches_the_same_redis(compose: dict[str, Any]) -> None:
 def test_dockerfile_installs_the_project_and_the_course() -> None:
     text = (ROOT / "Dockerfile").read_text()
     assert "pip install -e ." in text
-    for folder in ("grader", "worker", "exercises", "reference"):
+    for folder in ("grader", "worker", "common", "exercises", "reference"):
         assert f"COPY {folder} {folder}" in text

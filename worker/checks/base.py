@@ -12,8 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from common.spec import CaseSpec
 from worker.observation import Observation, Value
-from worker.spec import CaseSpec
 
 Detail = str | int | float | bool | None
 

@@ -20,10 +20,10 @@ from typing import Any, NoReturn
 
 import torch
 
+from common.spec import CaseSpec
 from worker.cases import build_inputs
 from worker.harness.frames import write_frame
 from worker.invocation import error_facts, invoke
-from worker.spec import CaseSpec
 
 SUBMISSION_MODULE = "submission"
 

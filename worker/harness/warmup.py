@@ -11,11 +11,11 @@ from __future__ import annotations
 import json
 import os
 
+from common.spec import CaseSpec
 from worker.cases import build_inputs
 from worker.harness.frames import FrameReader, write_frame
 from worker.invocation import invoke
 from worker.observation import decode, unpack
-from worker.spec import CaseSpec
 
 _SOURCE = "def rehearsal(a, t):\n    return t + 1\n"
 

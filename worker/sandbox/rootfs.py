@@ -28,7 +28,7 @@ SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 DEVICES = ("/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom")
 GPU_DEVICE_PREFIXES = ("nvidia", "dri")
 ETC_COPIES = ("/etc/ld.so.cache", "/etc/localtime")
-GRADER_PACKAGES = ("worker", "grader")
+GRADER_PACKAGES = ("worker", "grader", "common")
 SANDBOX_UID = 1000  # the learner's uid inside the user namespace (never 0)
 ETC_FILES = {
     "passwd": f"root:x:0:0::/:/bin/false\nlearner:x:{SANDBOX_UID}:{SANDBOX_UID}::{JOB_DIR}:"

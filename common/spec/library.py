@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from worker.spec.model import MODULE_KEYS, SLUG_PATTERN, Exercise, ExerciseError
+from common.spec.model import MODULE_KEYS, SLUG_PATTERN, Exercise, ExerciseError
 
 EXERCISE_FILE = "exercise.yaml"
 

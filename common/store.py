@@ -12,7 +12,7 @@ key                                    type     holds
 =====================================  =======  ==============================================
 ``P:submission:<id>``                  hash     the :class:`SubmissionRecord` (fields as text)
 ``P:submission:<id>:source``           string   the learner's source code (kept)
-``P:submission:<id>:result``           string   the :class:`~worker.protocol.Verdict` as JSON
+``P:submission:<id>:result``           string   the :class:`~common.protocol.Verdict` as JSON
 ``P:learner:<learner>:submissions``    zset     submission ids scored by time accepted
 ``P:idempotency:<caller>:<key>``       string   ``"<id> <fingerprint>"``, expires (24 h)
 ``P:counts``                           hash     submissions by status (queued, running...)
@@ -58,8 +58,8 @@ from typing import Any, Literal, cast
 import redis
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from worker.protocol import Verdict
-from worker.spec import Exercise
+from common.protocol import Verdict
+from common.spec import Exercise
 
 # --- the task contract ----------------------------------------------------------------------
 

@@ -3,8 +3,8 @@
 Importable by the web process: nothing here imports torch, NumPy or OpenCV.
 """
 
-from worker.spec.library import ExerciseLibrary, default_library_root
-from worker.spec.model import (
+from common.spec.library import ExerciseLibrary, default_library_root
+from common.spec.model import (
     MODULES,
     CaseSpec,
     CheckSpec,
