@@ -106,7 +106,8 @@ def cmd_check(args: argparse.Namespace, library: ExerciseLibrary, runner: Runner
         source = _read_submission(args.file)
     except SubmissionError as exc:
         return _usage_error(str(exc))
-    verdict = Pipeline(library, runner).grade(args.slug, source)
+    fraction = WorkerConfig.from_env().gpu_memory_fraction
+    verdict = Pipeline(library, runner, fraction).grade(args.slug, source)
     if args.json:
         print(verdict.model_dump_json())
     else:
@@ -143,7 +144,7 @@ def cmd_validate(args: argparse.Namespace, library: ExerciseLibrary, runner: Run
     for slug in slugs:
         if slug not in library:
             return _unknown(slug, library)
-    pipeline = Pipeline(library, runner)
+    pipeline = Pipeline(library, runner, WorkerConfig.from_env().gpu_memory_fraction)
     failures = 0
     for slug in slugs:
         try:

@@ -24,7 +24,7 @@ from worker.misconceptions import recognise
 from worker.observation import Encoder, Observation, Value, decode
 from worker.protocol import CaseReport, CaseStatus, CheckResult, Verdict
 from worker.reference import load_reference, reference_function
-from worker.runner import Job, Limits, Runner, RunOutcome
+from worker.runner import DEFAULT_GPU_MEMORY_FRACTION, Job, Limits, Runner, RunOutcome
 from worker.spec import CaseSpec, Exercise, ExerciseError, ExerciseLibrary
 
 MAX_SOURCE_BYTES = 256 * 1024
@@ -112,9 +112,11 @@ def _case_status(run: RunOutcome, case: str, observation: Observation | None) ->
 class Pipeline:
     """Grades submissions for the exercises of one library with one runner."""
 
-    def __init__(self, library: ExerciseLibrary, runner: Runner) -> None:
+    def __init__(self, library: ExerciseLibrary, runner: Runner,
+                 gpu_memory_fraction: float = DEFAULT_GPU_MEMORY_FRACTION) -> None:
         self.library = library
         self.runner = runner
+        self.gpu_memory_fraction = gpu_memory_fraction
 
     def grade(self, exercise: Exercise | str, source: str) -> Verdict:
         """Grade ``source`` against an exercise. Learner faults become failed checks with
@@ -142,7 +144,8 @@ class Pipeline:
                 cases=cases,
                 device=device,
                 probes={c.name: self._probes(exercise, c) for c in cases},
-                limits=Limits(time_s=exercise.time_limit_s),
+                limits=Limits(time_s=exercise.time_limit_s,
+                              gpu_memory_fraction=self.gpu_memory_fraction),
             )
             run = self.runner.run(job)
             notices.extend(n for n in run.notices if n not in notices)

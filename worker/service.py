@@ -46,6 +46,7 @@ class Runtime:
     store: Store
     course: ExerciseLibrary
     runner_name: str
+    gpu_memory_fraction: float = WorkerConfig.gpu_memory_fraction
 
     @classmethod
     def create(cls, settings: ServiceSettings) -> Runtime:
@@ -56,6 +57,7 @@ class Runtime:
             store=Store.from_url(settings.redis_url, settings.key_prefix),
             course=ExerciseLibrary(config.exercises_dir),
             runner_name=config.runner,
+            gpu_memory_fraction=config.gpu_memory_fraction,
         )
 
     @cached_property
@@ -140,7 +142,8 @@ def _grade_once(rt: Runtime, submission_id: str, slug: str) -> tuple[
     source = rt.store.get_source(submission_id) or ""
     try:
         library = rt.library_for(slug)
-        verdict = Pipeline(library, rt.runner).grade(library.load(slug), source)
+        pipeline = Pipeline(library, rt.runner, rt.gpu_memory_fraction)
+        verdict = pipeline.grade(library.load(slug), source)
     except (ExerciseError, GraderError) as exc:
         logger.exception("submission %s: the exercise could not be graded", submission_id)
         return "failed", rt.store.finish(
@@ -170,7 +173,8 @@ def validate_upload(rt: Runtime, upload_id: str) -> ValidationOutcome | None:
         library = ExerciseLibrary(bundle.write_course(Path(tmp)))
         try:
             exercise = library.load(bundle.slug)
-            report = validate_exercise(Pipeline(library, rt.runner), exercise)
+            report = validate_exercise(
+                Pipeline(library, rt.runner, rt.gpu_memory_fraction), exercise)
         except (ExerciseError, GraderError, RunnerUnavailable) as exc:
             outcome = ValidationOutcome(ok=False, problems=[str(exc)])
         else:
