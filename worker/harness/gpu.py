@@ -19,6 +19,7 @@ per-client memory limit; see docs/deploy.md.
 from __future__ import annotations
 
 import os
+import resource
 from typing import Any
 
 import torch
@@ -47,7 +48,11 @@ def cap_gpu_memory(fraction: float) -> None:
     except GpuSetupError:
         raise
     except Exception as exc:
-        raise GpuSetupError(f"CUDA could not be initialised: {type(exc).__name__}: {exc}") from exc
+        # CUDA reserves much address space when it starts: say what the limit was.
+        soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+        limit = "none" if soft == resource.RLIM_INFINITY else f"{soft / 2**30:.1f} GiB"
+        raise GpuSetupError(f"CUDA could not be initialised: {type(exc).__name__}: {exc} "
+                            f"(address-space limit {limit})") from exc
     _guard_setter(fraction)
 
 
