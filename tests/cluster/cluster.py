@@ -98,9 +98,11 @@ class Cluster:
 
     tmp: Path
     course: Path = COURSE
-    # Short enough that a killed worker's message comes back within the test, long enough
-    # that no grading here (a few seconds) outlives it and is handed out twice.
-    visibility_timeout_s: int = 15
+    # Short enough that a killed worker's message comes back within the test; long enough
+    # that no message is handed out twice meanwhile. A message waits unacknowledged from the
+    # moment a worker receives it, also while a cold worker's pool process still starts its
+    # sandbox (measured up to 16 s on a loaded 2-core machine), then grades (3 s here).
+    visibility_timeout_s: int = 30
     sandbox_warm: int = 1
     network: Network = field(default_factory=Network)
     services: dict[str, Service] = field(default_factory=dict)

@@ -37,6 +37,9 @@ class Tally:
     graded: int = 0
     failed: int = 0
     lost: int = 0
+    # Deliveries beyond one per submission that were not forced by the kill: gradings started
+    # twice, and deliveries that found their submission already finished (absorbed by the
+    # store, but a message handed out twice all the same).
     duplicated: int = 0
     interrupted: int = 0  # gradings running on the killed node when it died
     killed_processes: int = 0
@@ -149,6 +152,12 @@ def run(cluster: Cluster, say: Callable[[str], None] = print) -> Tally:
     extra_starts = sum(r.attempts for r in records) - len(records) - tally.interrupted
     results = Counter(result for _, result in cluster.task_results())
     tally.duplicated = max(extra_starts, 0) + results["done"]
+    for r in records:
+        if r.attempts > 1 + (r.id == running.id):
+            tally.notes.append(f"{r.id} ({r.exercise}) started {r.attempts} times, last on "
+                               f"{cluster.worker_of(r)}")
+    tally.notes.extend(f"{worker} found a submission already finished"
+                       for worker, result in cluster.task_results() if result == "done")
     if results["graded"] + results["failed"] != tally.graded + tally.failed:
         tally.notes.append(f"worker logs report {dict(results)}")
         tally.duplicated += abs(results["graded"] + results["failed"]

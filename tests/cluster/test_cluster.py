@@ -33,6 +33,7 @@ def test_a_node_killed_mid_grade_loses_nothing_and_grades_nothing_twice(
             tally = run(cluster, say=lines.append)
         finally:
             print("\n".join(lines))
+            print(f"logs: {cluster.tmp}")
             for service in cluster.services.values():
                 if not service.alive() and service.name != "worker-cpu":
                     print(f"--- {service.name} exited early:\n{service.output()}")
