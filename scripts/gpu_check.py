@@ -113,8 +113,10 @@ def pytest_item(name: str, args: list[str], gpu: bool, timeout_s: float) -> Item
     text = out.stdout + out.stderr
     summary = next((line.strip("= ") for line in reversed(text.splitlines())
                     if re.search(r"\d+ (passed|failed|skipped|error)", line)), "no summary")
-    gpu_skips = len(re.findall(
-        r"SKIPPED.*(needs an NVIDIA GPU|needs a CUDA GPU|expected only on cuda)", text))
+    # -rs lines: "SKIPPED [2] tests/x.py:49: reason" (skips with one reason and place grouped)
+    gpu_skips = sum(int(n) for n in re.findall(
+        r"SKIPPED \[(\d+)\].*(?:needs an NVIDIA GPU|needs a CUDA GPU|expected only on cuda)",
+        text))
     if out.returncode not in (0, 5) or "failed" in summary or "error" in summary:
         print(text[-6000:], file=sys.stderr)
         return Item(name, "FAIL", summary)
