@@ -19,6 +19,7 @@ from typing import Any
 from worker.cases import build_inputs, describe_input
 from worker.checks.base import CheckContext, CheckOutcome, call_check, get_check
 from worker.devices import resolve_device
+from worker.harness.gpu import GPU_UNAVAILABLE
 from worker.invocation import invoke
 from worker.misconceptions import recognise
 from worker.observation import Encoder, Observation, Value, decode
@@ -148,6 +149,9 @@ class Pipeline:
                               gpu_memory_fraction=self.gpu_memory_fraction),
             )
             run = self.runner.run(job)
+            if run.load_error is not None and run.load_error.type == GPU_UNAVAILABLE:
+                # The worker's fault, not the learner's: no score for it.
+                raise GraderError(run.load_error.message)
             notices.extend(n for n in run.notices if n not in notices)
             for case in cases:
                 runs[case.name] = run

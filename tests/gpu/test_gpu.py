@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pytest
@@ -20,7 +20,7 @@ from tests.conftest import ROOT
 from tests.sandbox.conftest import require_sandbox_machine
 from worker.config import ConfigError, WorkerConfig
 from worker.harness.gpu import GpuSetupError, cap_gpu_memory
-from worker.pipeline import Pipeline
+from worker.pipeline import GraderError, Pipeline
 from worker.protocol import Verdict
 from worker.runner import DEFAULT_GPU_MEMORY_FRACTION, Job, Limits, Runner, RunOutcome
 from worker.sandbox import SandboxConfig, SandboxRunner
@@ -142,6 +142,26 @@ def test_a_cuda_job_on_a_worker_without_a_gpu_says_it_is_the_graders_fault(
     assert outcome.load_error is not None
     assert outcome.load_error.type == "GpuUnavailable"
     assert "not your code's fault" in outcome.load_error.message
+
+
+@dataclass
+class OnTheGpu:
+    """The real sandbox, sent every job as a ``cuda`` job (what a gpu worker whose GPU is gone
+    would do)."""
+
+    runner: Runner
+
+    def run(self, job: Job) -> RunOutcome:
+        return self.runner.run(replace(job, device="cuda"))
+
+
+@no_cuda
+def test_a_run_without_its_gpu_fails_the_grading_instead_of_scoring_zero(
+    sandbox: SandboxRunner,
+) -> None:
+    pipeline = Pipeline(SERVICE_COURSE, OnTheGpu(sandbox))
+    with pytest.raises(GraderError, match="could not give this run its GPU"):
+        pipeline.grade("add-one", "def add_one(x):\n    return x + 1\n")
 
 
 # -- on a GPU -------------------------------------------------------------------------------------

@@ -24,6 +24,10 @@ from typing import Any
 
 import torch
 
+# The error type a run reports when its GPU could not be set up (the pipeline then grades
+# nothing: the submission fails with the grader's message instead of scoring zero).
+GPU_UNAVAILABLE = "GpuUnavailable"
+
 
 class GpuSetupError(RuntimeError):
     """CUDA could not be set up for a ``cuda`` job (the grader's fault, not the learner's)."""

@@ -22,7 +22,7 @@ import torch
 
 from worker.cases import build_inputs
 from worker.harness.frames import write_frame
-from worker.harness.gpu import GpuSetupError, prepare_device
+from worker.harness.gpu import GPU_UNAVAILABLE, GpuSetupError, prepare_device
 from worker.invocation import error_facts, invoke
 from worker.spec import CaseSpec
 
@@ -97,7 +97,7 @@ def run_job(job: dict[str, Any], fd: int) -> None:
     except GpuSetupError as exc:
         write_frame(fd, {"type": "ready"})
         write_frame(fd, {"type": "load_error", "error": {
-            "type": "GpuUnavailable", "traceback": "",
+            "type": GPU_UNAVAILABLE, "traceback": "",
             "message": f"the grader could not give this run its GPU ({exc}); this is not "
                        "your code's fault, please submit again later"}})
         return
