@@ -133,11 +133,15 @@ class Cluster:
     def __enter__(self) -> Cluster:
         sweep_stale()
         self._stack.callback(self.network.destroy)
-        self.network.create()
-        self.client = self.network.add_node("client", CLIENT_HOST)
-        self._stack.enter_context(inside(self.client))
-        self._stack.callback(self._stop_services)
-        self.tmp.mkdir(parents=True, exist_ok=True)
+        try:
+            self.network.create()
+            self.client = self.network.add_node("client", CLIENT_HOST)
+            self._stack.enter_context(inside(self.client))
+            self._stack.callback(self._stop_services)
+            self.tmp.mkdir(parents=True, exist_ok=True)
+        except BaseException:
+            self._stack.close()  # __exit__ will not run: remove what was made
+            raise
         return self
 
     def __exit__(self, *exc: object) -> None:
