@@ -28,9 +28,10 @@ GOLDEN = [(e.slug, g) for e in LIBRARY.load_all() for g in e.golden]
 @pytest.fixture(scope="module")
 def course_pipeline() -> Iterator[Pipeline]:
     """The shipped course's pipeline with the configured runner (the sandbox by default)."""
-    runner = build_runner(WorkerConfig.from_env(), LIBRARY)
+    config = WorkerConfig.from_env()
+    runner = build_runner(config, LIBRARY)
     try:
-        yield Pipeline(LIBRARY, runner)
+        yield Pipeline(LIBRARY, runner, config.gpu_memory_fraction)
     finally:
         close = getattr(runner, "close", None)
         if close is not None:

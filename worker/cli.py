@@ -18,7 +18,6 @@ from common.submission import SubmissionError, source_from_text, source_from_upl
 from worker.config import ConfigError, WorkerConfig
 from worker.pipeline import GraderError, Pipeline
 from worker.report import render_text
-from worker.runner import Runner
 from worker.runners import SandboxUnavailable, build_runner
 from worker.validation import validate_exercise
 
@@ -60,10 +59,9 @@ def _read_submission(file: str) -> str:
     return source_from_upload(path.name, path.read_bytes())
 
 
-def cmd_check(args: argparse.Namespace, library: ExerciseLibrary, runner: Runner,
-              source: str) -> int:
+def cmd_check(args: argparse.Namespace, pipeline: Pipeline, source: str) -> int:
     """Grade one submission (already read and checked) and print the report."""
-    verdict = Pipeline(library, runner).grade(args.slug, source)
+    verdict = pipeline.grade(args.slug, source)
     if args.json:
         print(verdict.model_dump_json())
     else:
@@ -94,10 +92,10 @@ def cmd_list(args: argparse.Namespace, library: ExerciseLibrary) -> int:
     return EXIT_NOT_FULL if problems else EXIT_FULL_MARKS
 
 
-def cmd_validate(args: argparse.Namespace, library: ExerciseLibrary, runner: Runner) -> int:
+def cmd_validate(args: argparse.Namespace, pipeline: Pipeline) -> int:
     """Validate the named exercises (all by default, checked to exist); exit 1 if any fails."""
+    library = pipeline.library
     slugs = args.slugs or library.slugs()
-    pipeline = Pipeline(library, runner)
     failures = 0
     for slug in slugs:
         try:
@@ -150,10 +148,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SandboxUnavailable as exc:
         print(f"grader: {exc}", file=sys.stderr)
         return EXIT_NOT_FULL
+    pipeline = Pipeline(library, runner, config.gpu_memory_fraction)
     try:
         if args.command == "check":
-            return cmd_check(args, library, runner, source)
-        return cmd_validate(args, library, runner)
+            return cmd_check(args, pipeline, source)
+        return cmd_validate(args, pipeline)
     except (ExerciseError, GraderError) as exc:
         print(f"grader: internal error: {exc}", file=sys.stderr)
         return EXIT_NOT_FULL

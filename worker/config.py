@@ -13,6 +13,8 @@ environment.
 | ``GRADER_SANDBOX_WARM`` | ``3`` | sandboxed children kept forked and isolated ahead of time |
 | ``GRADER_SANDBOX_RECYCLE_AFTER`` | ``1000`` | jobs before a slot's zygote is replaced |
 | ``GRADER_SANDBOX_DISABLE`` | empty | comma-separated layers to treat as missing (diagnosis) |
+| ``GRADER_GPU_MEMORY_FRACTION`` | ``0.25`` | share of each GPU's memory one ``cuda`` job may |
+|  |  | allocate (0 < f <= 1; keep jobs per card x f below about 0.9) |
 """
 
 from __future__ import annotations
@@ -42,8 +44,13 @@ class WorkerConfig:
     sandbox_warm: int = 3
     sandbox_recycle_after: int = 1000
     sandbox_disable: str = ""
+    # = worker.runner.DEFAULT_GPU_MEMORY_FRACTION (not imported: this module stays light).
+    gpu_memory_fraction: float = 0.25
 
     def __post_init__(self) -> None:
+        if not 0 < self.gpu_memory_fraction <= 1:  # also refuses NaN
+            raise ConfigError(f"GRADER_GPU_MEMORY_FRACTION={self.gpu_memory_fraction!r}: "
+                              "expected a number above 0, at most 1")
         if self.runner not in RUNNERS:
             raise ConfigError(f"GRADER_RUNNER={self.runner!r}: expected one of "
                               f"{', '.join(RUNNERS)}")
@@ -78,6 +85,11 @@ def _parse(variable: str, kind: str, raw: str) -> object:
         if raw.strip().lower() in _FALSE:
             return False
         raise ConfigError(f"{variable}={raw!r}: expected 1 or 0")
+    if kind == "float":
+        try:
+            return float(raw)
+        except ValueError:
+            raise ConfigError(f"{variable}={raw!r}: expected a number") from None
     if kind == "int":
         try:
             return int(raw)

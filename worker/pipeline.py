@@ -21,11 +21,12 @@ from common.spec import CaseSpec, Exercise, ExerciseError, ExerciseLibrary
 from worker.cases import build_inputs, describe_input
 from worker.checks.base import CheckContext, CheckOutcome, call_check, get_check
 from worker.devices import resolve_device
+from worker.harness.gpu import GPU_UNAVAILABLE
 from worker.invocation import invoke
 from worker.misconceptions import recognise
 from worker.observation import Encoder, Observation, Value, decode
 from worker.reference import load_reference, reference_function
-from worker.runner import Job, Limits, Runner, RunOutcome
+from worker.runner import DEFAULT_GPU_MEMORY_FRACTION, Job, Limits, Runner, RunOutcome
 
 MAX_SOURCE_BYTES = 256 * 1024
 REFERENCE_OBSERVATION_BYTES = 256 * 2**20
@@ -112,9 +113,11 @@ def _case_status(run: RunOutcome, case: str, observation: Observation | None) ->
 class Pipeline:
     """Grades submissions for the exercises of one library with one runner."""
 
-    def __init__(self, library: ExerciseLibrary, runner: Runner) -> None:
+    def __init__(self, library: ExerciseLibrary, runner: Runner,
+                 gpu_memory_fraction: float = DEFAULT_GPU_MEMORY_FRACTION) -> None:
         self.library = library
         self.runner = runner
+        self.gpu_memory_fraction = gpu_memory_fraction
 
     def grade(self, exercise: Exercise | str, source: str) -> Verdict:
         """Grade ``source`` against an exercise. Learner faults become failed checks with
@@ -142,9 +145,13 @@ class Pipeline:
                 cases=cases,
                 device=device,
                 probes={c.name: self._probes(exercise, c) for c in cases},
-                limits=Limits(time_s=exercise.time_limit_s),
+                limits=Limits(time_s=exercise.time_limit_s,
+                              gpu_memory_fraction=self.gpu_memory_fraction),
             )
             run = self.runner.run(job)
+            if run.load_error is not None and run.load_error.type == GPU_UNAVAILABLE:
+                # The worker's fault, not the learner's: no score for it.
+                raise GraderError(run.load_error.message)
             notices.extend(n for n in run.notices if n not in notices)
             for case in cases:
                 runs[case.name] = run

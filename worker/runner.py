@@ -33,6 +33,11 @@ RunStatus = Literal[
 ]
 
 
+# The share of each GPU's memory one job may allocate through torch's caching allocator
+# (``GRADER_GPU_MEMORY_FRACTION``; applied in the learner's process, worker/harness/gpu.py).
+DEFAULT_GPU_MEMORY_FRACTION = 0.25
+
+
 @dataclass(frozen=True)
 class Limits:
     """Resource limits of one run."""
@@ -45,6 +50,7 @@ class Limits:
     # How long the process may take to be ready for the learner's code (interpreter start,
     # imports); the time limit proper starts when it is.
     startup_s: float = 60.0
+    gpu_memory_fraction: float = DEFAULT_GPU_MEMORY_FRACTION
 
 
 @dataclass(frozen=True)
@@ -66,6 +72,7 @@ class Job:
             "device": self.device,
             "probes": {k: list(v) for k, v in self.probes.items()},
             "max_observation_bytes": self.limits.observation_bytes,
+            "gpu_memory_fraction": self.limits.gpu_memory_fraction,
         }
 
     def payload(self, source_path: str) -> bytes:

@@ -23,6 +23,7 @@ import torch
 from common.spec import CaseSpec
 from worker.cases import build_inputs
 from worker.harness.frames import write_frame
+from worker.harness.gpu import GPU_UNAVAILABLE, GpuSetupError, prepare_device
 from worker.invocation import error_facts, invoke
 
 SUBMISSION_MODULE = "submission"
@@ -90,6 +91,16 @@ def run_job(job: dict[str, Any], fd: int) -> None:
     """Run every case of the job, streaming one frame per event to ``fd``."""
     owner = _getpid()
     source_path = job["source_path"]
+    # Before "ready": starting CUDA for a cuda job takes a while, and is not the learner's time.
+    try:
+        prepare_device(job)
+    except GpuSetupError as exc:
+        write_frame(fd, {"type": "ready"})
+        write_frame(fd, {"type": "load_error", "error": {
+            "type": GPU_UNAVAILABLE, "traceback": "",
+            "message": f"the grader could not give this run its GPU ({exc}); this is not "
+                       "your code's fault, please submit again later"}})
+        return
     write_frame(fd, {"type": "ready"})  # the time limit starts now, not at interpreter start
     try:
         module = load_submission(source_path)

@@ -78,8 +78,11 @@ class SandboxConfig:
 
 def zygote_environment() -> dict[str, str]:
     """The zygote's whole environment, which every learner process inherits: no secrets, single
-    threaded math libraries, the job folder as home."""
-    return {
+    threaded math libraries, the job folder as home; and the worker's choice of GPUs
+    (``CUDA_VISIBLE_DEVICES``: one worker per card)."""
+    gpus = {k: os.environ[k] for k in ("CUDA_VISIBLE_DEVICES", "CUDA_DEVICE_ORDER")
+            if k in os.environ}
+    return gpus | {
         "PATH": "/usr/bin:/bin",
         "HOME": "/job",
         "TMPDIR": "/job",
