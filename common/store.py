@@ -39,8 +39,8 @@ Times are Redis server time (``TIME``), so the web and the workers share one clo
 The deployment runs Redis with append-only persistence: nothing here expires except the
 idempotency keys, staged uploads, locks and heartbeats.
 
-The task contract between the web and the workers (queue names, task names, routing) lives here
-too: the web sends tasks by name and never imports :mod:`worker.tasks`.
+The task contract between the web and the workers (queue names, task names, routing) is in
+:mod:`common.contract`.
 """
 
 from __future__ import annotations
@@ -58,31 +58,9 @@ from typing import Any, Literal, cast
 import redis
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from common.contract import broker_prefix
 from common.protocol import Verdict
 from common.spec import Exercise
-
-# --- the task contract ----------------------------------------------------------------------
-
-GRADE_TASK = "grader.grade_submission"
-VALIDATE_TASK = "grader.validate_exercise"
-CALLBACK_TASK = "grader.send_callback"
-
-#: Queues, each with its own direct exchange and routing key of the same name (a shared
-#: exchange with overlapping bindings would deliver a task to two queues).
-GRADING_QUEUES = ("cpu", "gpu")
-CALLBACK_QUEUE = "callbacks"
-QUEUES = (*GRADING_QUEUES, CALLBACK_QUEUE)
-
-
-def queue_for_device(device: str) -> str:
-    """Exercises whose device is ``cuda`` are graded by workers of the ``gpu`` queue."""
-    return "gpu" if device == "cuda" else "cpu"
-
-
-def broker_prefix(key_prefix: str) -> str:
-    """The prefix of Celery's keys (kombu's ``global_keyprefix``) under the store's prefix."""
-    return f"{key_prefix}:broker:"
-
 
 # --- models -----------------------------------------------------------------------------------
 

@@ -1,17 +1,16 @@
 """Sending tasks to the workers, by name: the web never imports :mod:`worker.tasks`.
 
-The queues are declared exactly as the workers declare them (each with its own direct exchange
-and routing key, names from :mod:`common.store`), so a message published before any worker
-started still lands in its queue.
+The queues are declared exactly as the workers declare them
+(:func:`common.contract.declared_queues`), so a message published before any worker started
+still lands in its queue.
 """
 
 from __future__ import annotations
 
 from celery import Celery
 from flask import Flask, current_app
-from kombu import Exchange, Queue
 
-from common.store import QUEUES, broker_prefix
+from common.contract import QUEUES, broker_prefix, declared_queues
 
 
 class Dispatcher:
@@ -23,7 +22,7 @@ class Dispatcher:
             broker_url=redis_url,
             broker_transport_options={"global_keyprefix": broker_prefix(key_prefix)},
             broker_connection_retry_on_startup=True,
-            task_queues=[Queue(n, Exchange(n, type="direct"), routing_key=n) for n in QUEUES],
+            task_queues=declared_queues(),
             task_serializer="json",
             task_ignore_result=True,
         )

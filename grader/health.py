@@ -9,7 +9,8 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from common.store import QUEUES, Store
+from common.contract import QUEUES
+from common.store import Store
 from grader.limits import limiter
 from grader.storage import get_store
 

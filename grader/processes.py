@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from common.store import CALLBACK_QUEUE, GRADING_QUEUES
+from common.contract import CALLBACK_QUEUE, GRADING_QUEUES
 
 APP = "grader.app:create_app()"
 

@@ -27,17 +27,12 @@ from typing import Any
 
 from celery import Celery, bootsteps
 from celery.signals import worker_process_init
-from kombu import Exchange, Queue
 
-from common.store import QUEUES, Store, broker_prefix
+from common.contract import broker_prefix, declared_queues
+from common.store import Store
 from worker.service_config import ServiceSettings
 
 logger = logging.getLogger(__name__)
-
-
-def declared_queues() -> list[Queue]:
-    """The queues, each with its own exchange and routing key."""
-    return [Queue(name, Exchange(name, type="direct"), routing_key=name) for name in QUEUES]
 
 
 class CeleryConfig:

@@ -11,7 +11,7 @@ from typing import Any
 
 import redis
 
-from common.store import CALLBACK_QUEUE, CALLBACK_TASK, GRADE_TASK, VALIDATE_TASK
+from common.contract import CALLBACK_QUEUE, CALLBACK_TASK, GRADE_TASK, VALIDATE_TASK
 from worker.celery_app import app, settings
 
 

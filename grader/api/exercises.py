@@ -9,15 +9,14 @@ from pathlib import Path
 from flask import current_app
 from spectree import Response
 
+from common.contract import VALIDATE_TASK, queue_for_device
 from common.spec import ExerciseError, ExerciseLibrary
 from common.store import (
     MAX_BUNDLE_BYTES,
     SCORE_BUCKETS,
-    VALIDATE_TASK,
     ExerciseBundle,
     ExerciseInfo,
     StoredExercise,
-    queue_for_device,
 )
 from grader.api.blueprint import bp
 from grader.api.models import (

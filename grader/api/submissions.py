@@ -10,13 +10,8 @@ from urllib.parse import urlsplit
 from flask import current_app, url_for
 from spectree import Response
 
-from common.store import (
-    GRADE_TASK,
-    SubmissionRecord,
-    TokenRecord,
-    new_submission_id,
-    queue_for_device,
-)
+from common.contract import GRADE_TASK, queue_for_device
+from common.store import SubmissionRecord, TokenRecord, new_submission_id
 from common.submission import (
     MAX_UPLOAD_BYTES,
     SubmissionError,

@@ -9,13 +9,8 @@ import logging
 from flask import current_app
 from werkzeug.datastructures import FileStorage
 
-from common.store import (
-    GRADE_TASK,
-    ExerciseInfo,
-    SubmissionRecord,
-    new_submission_id,
-    queue_for_device,
-)
+from common.contract import GRADE_TASK, queue_for_device
+from common.store import ExerciseInfo, SubmissionRecord, new_submission_id
 from common.submission import (
     MAX_UPLOAD_BYTES,
     SubmissionError,
