@@ -78,6 +78,12 @@ class LtiStore:
         return {u: LtiPerson.model_validate_json(v)
                 for u, v in self._r.hgetall(self.key("people")).items()}
 
+    def bound_link(self, issuer: str, client_id: str, deployment_id: str,
+                   link_id: str) -> str | None:
+        """The exercise a resource link is bound to, if it was launched before."""
+        value = self._r.get(self.key("link", digest(issuer, client_id, deployment_id, link_id)))
+        return str(value) if value else None
+
     def bind_link(self, issuer: str, client_id: str, deployment_id: str, link_id: str,
                   slug: str) -> str:
         """Bind a resource link to the exercise of its first launch; returns the exercise the
