@@ -18,7 +18,13 @@ from typing import Any
 
 import jwt
 from flask import request
-from pylti1p3.exception import LtiException, OIDCException, ToolConfException
+from pylti1p3.exception import (
+    LtiException,
+    LtiInvalidNonceException,
+    LtiKeyException,
+    OIDCException,
+    ToolConfException,
+)
 from pylti1p3.roles import (
     DesignerRole,
     StaffRole,
@@ -191,7 +197,8 @@ def verify_launch(lti: LtiStore, keys: ToolKeys, records: LaunchRecords,
     try:
         launch.validate()
     except (LtiException, OIDCException, ToolConfException) as exc:
-        raise LaunchRefused(401 if "signature" in str(exc).lower() else 400,
+        raise LaunchRefused(401 if isinstance(exc, LtiKeyException | LtiInvalidNonceException)
+                            or str(exc).startswith("Can't decode") else 400,
                             _explain(exc)) from None
     except (ValueError, TypeError, KeyError, AttributeError) as exc:
         raise LaunchRefused(400, f"the id_token is malformed ({type(exc).__name__}: {exc})"

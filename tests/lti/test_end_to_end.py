@@ -12,7 +12,7 @@ import requests
 from grader.lti.identity import username_for
 from tests.lti.conftest import Grader, browser_session, wait_for
 from tests.lti.flows import CORRECT, WRONG, csrf, deep_link, launch, submit
-from tests.lti.platform import Score, Lms
+from tests.lti.platform import Lms, Score
 from worker.lti.store import LtiStore
 from worker.store import SubmissionRecord
 
