@@ -241,3 +241,11 @@ def test_a_learner_cannot_deep_link(grader: Grader, platform: Lms) -> None:
     assert response.status_code == 403 and "only instructors" in response.text
     _nothing_happened(grader, platform, session, "dl-learner")
     assert INSTRUCTOR not in claims[CLAIM + "roles"]
+
+
+def test_pages_outside_a_launch_still_refuse_every_frame(grader: Grader) -> None:
+    page = requests.get(grader.base_url + "/signin", timeout=30)
+    assert page.headers["X-Frame-Options"] == "DENY"
+    assert "frame-ancestors 'none'" in page.headers["Content-Security-Policy"]
+    # Only a launch's session is sent into cross-site frames.
+    assert "SameSite=None" not in page.headers.get("Set-Cookie", "")
