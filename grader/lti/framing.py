@@ -58,10 +58,9 @@ def frame_ancestors(origins: list[str]) -> str:
 def allow_platform_frames(response: Response) -> Response:
     """For a session from a launch, let its platform frame the pages (runs after the pages'
     own security headers, which deny every frame)."""
-    if not framed():
-        return response
     policy = response.headers.get("Content-Security-Policy")
-    if policy and "frame-ancestors" in policy:
+    # The header first: the session is read only for pages (reading it adds "Vary: Cookie").
+    if policy and "frame-ancestors" in policy and framed():
         response.headers["Content-Security-Policy"] = _FRAME_ANCESTORS.sub(
             frame_ancestors(frame_origins()), policy)
         response.headers.pop("X-Frame-Options", None)

@@ -15,6 +15,7 @@ from pylti1p3.exception import LtiException, OIDCException, ToolConfException
 from werkzeug.wrappers import Response
 
 from grader.catalogue import get_catalogue
+from grader.limits import limiter
 from grader.lti import deeplink
 from grader.lti.arrival import remember_course, sign_in_from
 from grader.lti.blueprint import bp, refuse
@@ -39,7 +40,13 @@ def jwks() -> Response:
     return response
 
 
+def _login_key() -> str:
+    # Each login keeps a state and a nonce in Redis for ten minutes: limited per address.
+    return f"lti-login:{request.remote_addr}"
+
+
 @bp.route("/login", methods=["GET", "POST"])
+@limiter.limit("120 per minute", key_func=_login_key)
 def login() -> Response | tuple[str, int]:
     """OIDC third-party-initiated login: check the platform, remember a state and a nonce,
     and send the browser to the platform's authorization endpoint."""

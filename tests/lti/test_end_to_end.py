@@ -154,3 +154,33 @@ def test_rotated_keys_stay_published_and_new_answers_verify(grader: Grader,
     assert all(k["alg"] == "RS256" and k["use"] == "sig" and "d" not in k for k in after)
     # The platform fetches the JWKS again and accepts an answer signed with the new key.
     assert deep_link(platform, grader, browser_session(), "add-one")
+
+
+def test_the_setup_page_registers_a_platform_and_refuses_a_bad_one(
+        grader: Grader, platform: Lms) -> None:
+    teacher = browser_session()
+    deep_link(platform, grader, teacher, "add-one")  # signs the instructor in
+    fields = {"issuer": "https://moodle.example", "client_id": "abc", "deployment_ids": "1, 2",
+              "auth_url": "https://moodle.example/mod/lti/auth.php",
+              "token_url": "https://moodle.example/mod/lti/token.php",
+              "jwks_url": "https://moodle.example/mod/lti/certs.php", "name": "Moodle"}
+    bad = _post_form(teacher, grader, "/lti/setup/registrations",
+                     **{**fields, "token_url": "token.php"})
+    assert bad.status_code == 422 and "token_url" in bad.text
+    good = _post_form(teacher, grader, "/lti/setup/registrations", **fields)
+    assert good.status_code == 303
+    registration = LtiStore(grader.store).registration("https://moodle.example", "abc")
+    assert registration is not None and registration.deployment_ids == ["1", "2"]
+    anonymous = requests.get(grader.base_url + "/lti/setup", allow_redirects=False, timeout=30)
+    assert anonymous.status_code == 302 and "/signin" in anonymous.headers["Location"]
+
+
+def test_a_platform_may_post_the_login(grader: Grader, platform: Lms) -> None:
+    response = browser_session().post(grader.base_url + "/lti/login", allow_redirects=False,
+                                      timeout=30, data={"iss": platform.issuer,
+                                                        "login_hint": "learner-1",
+                                                        "client_id": platform.client_id})
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith(platform.browser_url + "/auth?")
+    cookie = response.headers["Set-Cookie"]
+    assert "SameSite=None" in cookie and "Secure" in cookie and "Path=/lti/" in cookie
