@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from flask import Flask, Response, request
 
-from grader.lti import admin, deeplink, views
+from grader.lti import admin, deeplink, dynamic, views
 from grader.lti.blueprint import bp
 from grader.lti.context import lti_store
 from grader.lti.framing import FramedSessionInterface, allow_platform_frames, frame_ancestors
 
-__all__ = ["admin", "deeplink", "init_app", "views"]
+__all__ = ["admin", "deeplink", "dynamic", "init_app", "views"]
 
 # The LTI pages: no inline script, and only registered platforms may frame them.
 CONTENT_SECURITY_POLICY = (
@@ -27,9 +27,13 @@ CONTENT_SECURITY_POLICY = (
 def _lti_headers(response: Response) -> Response:
     if request.blueprint != "lti":
         return allow_platform_frames(response)
-    origins = sorted({o for r in lti_store().registrations() for o in r.allowed_frame_origins()})
-    response.headers.setdefault("Content-Security-Policy",
-                                CONTENT_SECURITY_POLICY + frame_ancestors(origins))
+    if request.endpoint == "lti.dynamic_register":
+        # The LMS that is registering is not registered yet; the one-time link protects it.
+        ancestors = "frame-ancestors *"
+    else:
+        ancestors = frame_ancestors(sorted({
+            o for r in lti_store().registrations() for o in r.allowed_frame_origins()}))
+    response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY + ancestors)
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Cache-Control", "no-store")
     return response

@@ -18,9 +18,10 @@ from werkzeug.wrappers import Response
 from grader.dispatch import get_dispatcher
 from grader.lti.blueprint import bp
 from grader.lti.context import external, launch_url, lti_store, tool_keys
+from grader.lti.dynamic import create_link
 from grader.lti.identity import username_for
 from grader.pages.forms import PostForm
-from grader.pages.session import instructor_required
+from grader.pages.session import instructor_required, signed_in
 from grader.storage import get_store
 from worker.lti.models import SCORE_POLICIES, PassbackState, Registration
 from worker.lti.passback import LTI_SCORE_TASK, task_argument
@@ -57,7 +58,7 @@ def registration_from(form: dict[str, str]) -> Registration:
 
 
 def _page(status: int = 200, form: dict[str, str] | None = None,
-          problems: list[str] | None = None) -> tuple[str, int]:
+          problems: list[str] | None = None, link: str | None = None) -> tuple[str, int]:
     lti = lti_store()
     rosters = {c.key: lti.roster(c) for c in lti.courses()}
     return render_template(
@@ -66,7 +67,7 @@ def _page(status: int = 200, form: dict[str, str] | None = None,
         courses=lti.courses(), policies=SCORE_POLICIES, rosters=rosters,
         passbacks=lti.recent_passbacks(), people=lti.people(), form=form or {},
         problems=problems or [], fields=FIELDS, gradebook=get_store().gradebook(),
-        username_for=username_for), status
+        username_for=username_for, dynamic_link=link), status
 
 
 @bp.get("/setup")
@@ -91,6 +92,15 @@ def register() -> Response | tuple[str, int]:
     lti_store().put_registration(registration)
     flash(f"Registered {registration.issuer} (client id {registration.client_id}).", "success")
     return redirect(url_for("lti.setup"), code=303)
+
+
+@bp.post("/setup/dynamic")
+@instructor_required
+def dynamic_link() -> tuple[str, int]:
+    """A one-time link for LTI Dynamic Registration (shown once)."""
+    if not PostForm().validate_on_submit():
+        return _page(400, problems=["The form expired; reload the page and try again."])
+    return _page(link=create_link(f"account:{signed_in().username}"))
 
 
 @bp.post("/setup/keys/rotate")

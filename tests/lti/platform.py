@@ -145,6 +145,7 @@ class Lms:
     used_jti: set[str] = field(default_factory=set)
     refused: list[str] = field(default_factory=list)
     nrps_calls: int = 0
+    registration_token: str = field(default_factory=lambda: uuid.uuid4().hex)
 
     def __post_init__(self) -> None:
         self.private_pem, self.public_pem = _key_pair()
@@ -290,6 +291,24 @@ class Lms:
         def deep_link_return() -> Response:
             return self._deep_link_return()
 
+        @app.get("/.well-known/openid-configuration")
+        def openid_configuration() -> Response:
+            return jsonify({
+                "issuer": self.issuer, "authorization_endpoint": self.browser_url + "/auth",
+                "token_endpoint": self.url + "/token", "jwks_uri": self.url + "/jwks",
+                "registration_endpoint": self.url + "/register",
+                "scopes_supported": sorted(GRANTED_SCOPES | {"openid"}),
+                "token_endpoint_auth_methods_supported": ["private_key_jwt"],
+                "id_token_signing_alg_values_supported": ["RS256"],
+                "https://purl.imsglobal.org/spec/lti-platform-configuration": {
+                    "product_family_code": "test-lms", "version": "1",
+                    "messages_supported": [{"type": "LtiResourceLinkRequest"},
+                                           {"type": "LtiDeepLinkingRequest"}]}})
+
+        @app.post("/register")
+        def register() -> Response:
+            return self._register()
+
         return app
 
     # --- OIDC authorization: strict about the redirect URI ------------------------------------
@@ -426,6 +445,39 @@ class Lms:
                 body["userId"], body.get("scoreGiven"), body.get("scoreMaximum"),
                 body["activityProgress"], body["gradingProgress"], stamp, body))
         return Response(status=200)
+
+    # --- dynamic registration: strict about the token and the tool's configuration ----------
+
+    def _register(self) -> Response:
+        if request.headers.get("Authorization") != f"Bearer {self.registration_token}":
+            return self.refuse(401, "strict: the registration token is missing or wrong")
+        body = request.get_json(silent=True) or {}
+        tool = body.get("https://purl.imsglobal.org/spec/lti-tool-configuration") or {}
+        messages = {m.get("type") for m in tool.get("messages", [])}
+        checks = [
+            (body.get("application_type") == "web", "strict: application_type web"),
+            ("id_token" in body.get("response_types", []), "strict: response_types"),
+            ({"implicit", "client_credentials"} <= set(body.get("grant_types", [])),
+             "strict: grant_types"),
+            (body.get("token_endpoint_auth_method") == "private_key_jwt",
+             "strict: token_endpoint_auth_method"),
+            (body.get("initiate_login_uri") == self.tool_base + "/lti/login",
+             "strict: initiate_login_uri"),
+            (self.launch_url in body.get("redirect_uris", []), "strict: redirect_uris"),
+            (body.get("jwks_uri") == self.tool_base + "/lti/jwks.json", "strict: jwks_uri"),
+            (set(str(body.get("scope", "")).split()) <= GRANTED_SCOPES, "strict: scopes"),
+            (tool.get("target_link_uri") == self.launch_url, "strict: target_link_uri"),
+            ("LtiDeepLinkingRequest" in messages, "strict: deep linking message"),
+        ]
+        for ok, why in checks:
+            if not ok:
+                return self.refuse(400, why)
+        self.client_id = "dyn-" + uuid.uuid4().hex[:8]
+        self.deployment_id = "dyn-deployment"
+        self.registration_token = ""  # single use
+        return jsonify({**body, "client_id": self.client_id,
+                        "https://purl.imsglobal.org/spec/lti-tool-configuration": {
+                            **tool, "deployment_id": self.deployment_id}})
 
     # --- deep linking --------------------------------------------------------------------------
 
