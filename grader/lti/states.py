@@ -7,6 +7,8 @@ key                                    type     holds
                                                 expires after :data:`LOGIN_TTL_S`
 ``P:lti:nonce:<nonce>``                string   ``1`` while the nonce is unused, expires
 ``P:lti:dl:<id>``                      string   a :class:`DeepLinkSession`, expires
+``P:lti:dr:<sha256>``                  string   a one-time dynamic-registration link
+                                                (:mod:`grader.lti.dynamic`), expires
 =====================================  =======  ==============================================
 
 A launch consumes its state and its nonce in one transaction (two ``GETDEL``): of two requests
