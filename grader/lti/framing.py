@@ -18,16 +18,19 @@ from __future__ import annotations
 
 import re
 
-from flask import Flask, Response, session
-from flask.sessions import SecureCookieSessionInterface
+from flask import Flask, Request, Response, request, session
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 
 SESSION_KEY = "lti"
+_ARRIVED_FRAMED = "grader.lti.arrived_framed"
 _FRAME_ANCESTORS = re.compile(r"frame-ancestors[^;]*")
 
 
 def framed() -> bool:
-    """Whether the current session began with an LTI launch."""
-    return isinstance(session.get(SESSION_KEY), dict)
+    """Whether the current session began with an LTI launch, or did when the request came in
+    (signing out clears it, and the cookie's deletion must name the same partition)."""
+    return isinstance(session.get(SESSION_KEY), dict) or bool(
+        request.environ.get(_ARRIVED_FRAMED))
 
 
 def frame_origins() -> list[str]:
@@ -39,6 +42,12 @@ def frame_origins() -> list[str]:
 
 class FramedSessionInterface(SecureCookieSessionInterface):
     """Flask's signed-cookie sessions; cross-site-capable for sessions from a launch."""
+
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
+        opened = super().open_session(app, request)
+        if opened is not None and isinstance(opened.get(SESSION_KEY), dict):
+            request.environ[_ARRIVED_FRAMED] = True
+        return opened
 
     def get_cookie_samesite(self, app: Flask) -> str | None:
         return "None" if framed() else super().get_cookie_samesite(app)

@@ -187,3 +187,21 @@ def test_a_platform_may_post_the_login(grader: Grader, platform: Lms) -> None:
     assert response.headers["Location"].startswith(platform.browser_url + "/auth?")
     cookie = response.headers["Set-Cookie"]
     assert "SameSite=None" in cookie and "Secure" in cookie and "Path=/lti/" in cookie
+
+
+def test_signing_out_inside_the_frame_deletes_the_partitioned_cookie(
+        grader: Grader, platform: Lms) -> None:
+    link = deep_link(platform, grader, browser_session(), "add-one")[0]
+    learner = browser_session()
+    assert launch(platform, grader, learner, "learner-1", str(link["link"])).status_code == 303
+    page = learner.get(grader.base_url + "/exercises/add-one", timeout=30)
+    out = learner.post(grader.base_url + "/signout", data={"csrf_token": csrf(page.text)},
+                       allow_redirects=False, timeout=30)
+    assert out.status_code == 302
+    # The signed-out session (a flash message) replaces the cookie in the frame's partition; a
+    # plain cookie would leave the partitioned one, still signed in, behind.
+    replaced = out.headers["Set-Cookie"]
+    assert "Partitioned" in replaced and "SameSite=None" in replaced and "Secure" in replaced
+    gone = learner.get(grader.base_url + "/exercises/add-one", allow_redirects=False,
+                       timeout=30)
+    assert gone.status_code == 302 and "/signin" in gone.headers["Location"]
