@@ -11,7 +11,7 @@ from typing import Any
 
 from flask import Flask
 
-from grader import api, catalogue, dispatch, errors, health, limits, pages, storage
+from grader import api, catalogue, dispatch, errors, health, limits, lti, pages, storage
 from grader.config import Config
 
 
@@ -30,5 +30,6 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     limits.init_app(app)
     api.init_app(app)
     health.init_app(app)
+    lti.init_app(app)  # before pages: its after_request must see the pages' headers
     pages.init_app(app)
     return app

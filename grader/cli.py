@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from common.store import Store
 
 GRADING_COMMANDS = ("check", "exercises")
-SERVICE_COMMANDS = ("serve", "web", "worker", "token")
+SERVICE_COMMANDS = ("serve", "web", "worker", "token", "lti")
 
 USAGE = """usage: grader [--exercises DIR] COMMAND ...
 
@@ -33,6 +33,9 @@ commands:
                                run a grading worker (Celery)
   token create --role ROLE --name NAME [--learner ID]
   token list | token revoke ID API tokens (in GRADER_REDIS_URL's Redis)
+  lti register --issuer ... --client-id ... --deployment-id ... --auth-url ...
+      --token-url ... --jwks-url ...   register an LMS (LTI 1.3); see docs/lti.md
+  lti list | lti remove | lti keys list|rotate|prune
 """
 
 
@@ -81,6 +84,9 @@ def _parser() -> argparse.ArgumentParser:
     actions.add_parser("list", help="live tokens (ids, roles, names; never the tokens)")
     revoke = actions.add_parser("revoke", help="revoke a token by id")
     revoke.add_argument("id")
+    from grader.lti import cli as lti_cli
+
+    lti_cli.add_parser(sub)
     return parser
 
 
@@ -128,6 +134,10 @@ def run_service(argv: Sequence[str]) -> int:
     args = _parser().parse_args(argv)
     if args.command == "token":
         return cmd_token(args)
+    if args.command == "lti":
+        from grader.lti import cli as lti_cli
+
+        return lti_cli.run(args, _store())
     if args.command == "web":
         command = web_command(args.host, args.port, args.workers, args.threads, args.access_log)
         os.execv(command[0], command)

@@ -17,6 +17,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
+from common.lti import passback as lti_passback
 from common.spec import ExerciseError, ExerciseLibrary
 from common.store import Store, ValidationOutcome
 from worker.callbacks import CallbackError, callback_body, deliver
@@ -107,9 +108,11 @@ def exhausted_message(attempts: int) -> str:
 
 
 def grade(rt: Runtime, submission_id: str, worker: str,
-          send_callback: Callable[[str], None]) -> GradeOutcome:
+          send_callback: Callable[[str], None],
+          send_score: Callable[[str], None] | None = None) -> GradeOutcome:
     """One delivery of the grading task. Idempotent: a delivery of a finished submission
-    changes nothing (but sends its callback if that was never sent)."""
+    changes nothing (but sends its callback if that was never sent, and posts its LTI score
+    again, which changes nothing on the platform)."""
     start = rt.store.start_attempt(submission_id, worker, rt.settings.max_attempts)
     record = start.record
     if start.action == "missing" or record is None:
@@ -118,6 +121,8 @@ def grade(rt: Runtime, submission_id: str, worker: str,
     if start.action == "done":
         if record.callback_url and record.callback_status is None:  # finished, never queued
             _queue_callback(rt, submission_id, send_callback)
+        if send_score is not None:
+            lti_passback.queue_scores(rt.store, record, send_score)
         return "done"
     if start.action == "exhausted":
         logger.error("submission %s exhausted %d deliveries", submission_id,
@@ -129,6 +134,8 @@ def grade(rt: Runtime, submission_id: str, worker: str,
         status, finished = _grade_once(rt, submission_id, record.exercise)
     if finished and record.callback_url:
         _queue_callback(rt, submission_id, send_callback)
+    if finished and send_score is not None:  # a learner from an LTI launch: to the gradebook
+        lti_passback.queue_scores(rt.store, record, send_score)
     return status if finished else "done"
 
 

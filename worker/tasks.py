@@ -12,11 +12,17 @@ from typing import Any
 import redis
 
 from common.contract import CALLBACK_QUEUE, CALLBACK_TASK, GRADE_TASK, VALIDATE_TASK
+from common.lti.passback import LTI_SCORE_TASK
 from worker.celery_app import app, settings
 
 
 def _send_callback(submission_id: str) -> None:
     app.send_task(CALLBACK_TASK, args=[submission_id], queue=CALLBACK_QUEUE,
+                  exchange=CALLBACK_QUEUE, routing_key=CALLBACK_QUEUE)
+
+
+def _send_score(argument: str) -> None:
+    app.send_task(LTI_SCORE_TASK, args=[argument], queue=CALLBACK_QUEUE,
                   exchange=CALLBACK_QUEUE, routing_key=CALLBACK_QUEUE)
 
 
@@ -28,7 +34,7 @@ def grade_submission(self: Any, submission_id: str) -> str:
     from worker import service
 
     return service.grade(service.runtime(settings), submission_id, self.request.hostname,
-                         _send_callback)
+                         _send_callback, _send_score)
 
 
 @app.task(name=VALIDATE_TASK, acks_late=True, reject_on_worker_lost=True)
@@ -48,6 +54,23 @@ def send_callback(self: Any, submission_id: str) -> str:
 
     rt = service.runtime(settings)
     outcome, message = service.post_callback(rt, submission_id, self.request.retries + 1)
+    if outcome == "retry":
+        raise self.retry(countdown=service.callback_backoff(settings, self.request.retries))
+    return f"{outcome}: {message}" if message else outcome
+
+
+@app.task(name=LTI_SCORE_TASK, bind=True, acks_late=True, max_retries=None,
+          soft_time_limit=120, time_limit=150)
+def post_lti_score(self: Any, argument: str) -> str:
+    """Post a learner's score for an exercise to the LTI platform's gradebook (argument
+    ``<learner>:<slug>``), retrying with the callbacks' backoff."""
+    from common.lti import passback
+    from worker import service
+
+    rt = service.runtime(settings)
+    outcome, message = passback.post_scores(rt.store, argument, self.request.retries + 1,
+                                            settings.callback_retries,
+                                            settings.callback_timeout_s)
     if outcome == "retry":
         raise self.retry(countdown=service.callback_backoff(settings, self.request.retries))
     return f"{outcome}: {message}" if message else outcome

@@ -1,0 +1,194 @@
+"""Fixtures of the LTI tests: the grader as it is deployed (a private redis-server on a free
+port, ``grader worker``, ``grader web`` under gunicorn) and the test LMS of
+:mod:`tests.lti.platform` (``lti1p3platform`` over real HTTP), all on 127.0.0.1.
+
+The course is a copy of the service tests' one-case course, so a test may change its reference
+solution (to regrade).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from http.cookiejar import DefaultCookiePolicy
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from common.store import Store
+from grader.processes import free_port
+from tests.conftest import console_script
+from tests.lti.platform import INSTRUCTOR, LEARNER, Lms
+
+ROOT = Path(__file__).resolve().parents[2]
+COURSE = ROOT / "tests" / "service" / "course"
+PREFIX = "ltitest"
+START_TIMEOUT_S = 120
+
+
+def wait_for(condition: Callable[[], Any], timeout_s: float, what: str,
+             interval_s: float = 0.1) -> Any:
+    """Poll until ``condition()`` is truthy; fail after ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(interval_s)
+    pytest.fail(f"timed out after {timeout_s:g} s waiting for {what}")
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return int(response.status) == 200
+    except OSError:
+        return False
+
+
+@dataclass
+class Grader:
+    """The running grader: URL, store, environment, course folder and processes."""
+
+    base_url: str
+    store: Store
+    env: dict[str, str]
+    course: Path
+    logs: Path
+    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """Run ``grader ARGS`` (the console script beside this interpreter)."""
+        return subprocess.run([console_script("grader"), *args], env=self.env, cwd=ROOT,
+                              capture_output=True, text=True, timeout=60)
+
+    def log(self, name: str) -> str:
+        path = self.logs / f"{name}.log"
+        return path.read_text(errors="replace")[-5000:] if path.exists() else ""
+
+    def start(self, name: str, command: list[str]) -> None:
+        with (self.logs / f"{name}.log").open("ab") as output:
+            self.processes[name] = subprocess.Popen(
+                command, env=self.env, cwd=ROOT, stdout=output, stderr=subprocess.STDOUT,
+                start_new_session=True)
+
+    def check_alive(self) -> None:
+        for name, process in self.processes.items():
+            if process.poll() is not None:
+                pytest.fail(f"the {name} process exited:\n{self.log(name)}")
+
+
+@pytest.fixture(scope="session")
+def grader(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Grader]:
+    """Redis, one worker and the web app, for the session."""
+    redis_server = shutil.which("redis-server")
+    if redis_server is None:
+        pytest.fail("redis-server is not installed (scripts/bootstrap installs it)")
+    tmp = tmp_path_factory.mktemp("lti")
+    course = tmp / "course"
+    shutil.copytree(COURSE, course)
+    redis_port, web_port = free_port(), free_port()
+    redis_url = f"redis://127.0.0.1:{redis_port}/0"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GRADER_")}
+    env.update({
+        "GRADER_REDIS_URL": redis_url, "GRADER_KEY_PREFIX": PREFIX,
+        "GRADER_EXERCISES_DIR": str(course), "GRADER_SECRET_KEY": "lti-tests-secret",
+        "GRADER_SUBMIT_RATE_LIMIT": "1000 per minute", "GRADER_CATALOGUE_TTL_S": "0.2",
+        "GRADER_HEARTBEAT_S": "1", "GRADER_CACHE_DIR": str(tmp / "cache"),
+        "GRADER_CALLBACK_RETRIES": "30", "GRADER_CALLBACK_BACKOFF_S": "0.3",
+        "GRADER_CALLBACK_BACKOFF_MAX_S": "1", "GRADER_CALLBACK_TIMEOUT_S": "5",
+        "PYTHONUNBUFFERED": "1",
+    })
+    service = Grader(f"http://127.0.0.1:{web_port}", Store.from_url(redis_url, PREFIX), env,
+                     course, tmp)
+    try:
+        service.start("redis", [redis_server, "--bind", "127.0.0.1", "--port", str(redis_port),
+                                "--dir", str(tmp), "--save", "", "--appendonly", "no"])
+        wait_for(service.store.ping, 15, "redis-server")
+        service.start("worker", [sys.executable, "-m", "grader.cli", "worker", "--queues",
+                                 "cpu", "--concurrency", "1", "--loglevel", "info"])
+        service.start("web", [sys.executable, "-m", "grader.cli", "web", "--port",
+                              str(web_port), "--workers", "1", "--threads", "8"])
+
+        def ready() -> bool:
+            service.check_alive()
+            return bool(service.store.workers()) and _answers(f"{service.base_url}/healthz")
+
+        wait_for(ready, START_TIMEOUT_S, "the worker's heartbeat and the web app", 0.3)
+        yield service
+    finally:
+        for name in ("web", "worker", "redis"):
+            process = service.processes.get(name)
+            if process is not None and process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+                try:
+                    process.wait(30)
+                except subprocess.TimeoutExpired:
+                    os.killpg(process.pid, signal.SIGKILL)
+                    process.wait()
+
+
+def make_platform(grader: Grader, browser_host: str | None = None) -> Lms:
+    """A started test LMS with a teacher and two learners, registered with the grader."""
+    platform = Lms(grader.base_url, browser_host=browser_host).start()
+    platform.add_user("teacher-1", "Tess Teacher", INSTRUCTOR)
+    platform.add_user("learner-1", "Lea Learner", LEARNER)
+    platform.add_user("learner-2", "Leo Learner", LEARNER)
+    done = grader.cli("lti", "register", *platform.registration_args())
+    assert done.returncode == 0, done.stderr
+    return platform
+
+
+@pytest.fixture(scope="session")
+def platform(grader: Grader) -> Iterator[Lms]:
+    """The test LMS for the session, registered with the grader."""
+    lms = make_platform(grader)
+    yield lms
+    lms.stop()
+
+
+class BrowserSession(requests.Session):
+    """A cookie-keeping HTTP client that, like Chromium, treats 127.0.0.1 as a secure context:
+    Python's cookie jar keeps ``Secure`` cookies to itself over http, and requests builds each
+    request's cookies from a jar with the default policy, so the header is made again here."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.cookies.set_policy(DefaultCookiePolicy(secure_protocols=("https", "wss", "http")))
+
+    def prepare_request(self, request: requests.Request) -> requests.PreparedRequest:
+        prepared = super().prepare_request(request)
+        prepared.headers.pop("Cookie", None)
+        prepared.prepare_cookies(self.cookies)
+        return prepared
+
+
+def browser_session() -> requests.Session:
+    """A fresh browser-like client (its own cookies)."""
+    return BrowserSession()
+
+
+_FORM = re.compile(r'<form([^>]*)action="([^"]+)"([^>]*)>(.*?)</form>', re.S)
+_INPUT = re.compile(r'<input[^>]*name="([^"]+)"[^>]*value="([^"]*)"')
+
+
+def form_of(page: str, marker: str = "") -> tuple[str, dict[str, str]]:
+    """The action and fields of the first form of a page whose tag holds ``marker``."""
+    import html
+
+    for match in _FORM.finditer(page):
+        if marker in match.group(1) + match.group(3):
+            fields = {html.unescape(k): html.unescape(v)
+                      for k, v in _INPUT.findall(match.group(4))}
+            return html.unescape(match.group(2)), fields
+    raise AssertionError(f"no form with {marker!r} in:\n{page[:3000]}")
