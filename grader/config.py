@@ -27,6 +27,9 @@ class Config:
     MAX_WAIT_S = 30.0
     # Comma-separated hosts a callback_url may name; empty: any host.
     CALLBACK_ALLOWED_HOSTS = ""
+    # Networks a callback may reach although loopback/private/link-local (the workers'
+    # GRADER_CALLBACK_ALLOWED_NETWORKS, the same setting); empty: public addresses only.
+    CALLBACK_ALLOWED_NETWORKS = ""
     # Seconds the course folder's exercises are cached in the web process.
     CATALOGUE_TTL_S = 10.0
     # Sessions and CSRF for the pages (issue #6) will use this.

@@ -17,6 +17,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
+from worker.callback_policy import CallbackRefused, parse_networks
 from worker.callbacks import CallbackError, callback_body, deliver
 from worker.cli import make_runner
 from worker.config import WorkerConfig
@@ -196,7 +197,13 @@ def post_callback(rt: Runtime, submission_id: str, attempt: int) -> tuple[
     body = callback_body(record, rt.store.get_result(submission_id))
     try:
         deliver(record.callback_url, body, rt.settings.callback_secret,
-                rt.settings.callback_timeout_s, submission_id, attempt)
+                rt.settings.callback_timeout_s, submission_id, attempt,
+                allowed=parse_networks(rt.settings.callback_allowed_networks))
+    except CallbackRefused as exc:
+        # Final: retrying a refused target would only probe it again.
+        logger.warning("callback of %s refused: %s", submission_id, exc)
+        rt.store.set_callback_state(submission_id, "failed", attempt, str(exc))
+        return "failed", str(exc)
     except CallbackError as exc:
         last = attempt > rt.settings.callback_retries
         rt.store.set_callback_state(submission_id, "failed" if last else "pending", attempt,

@@ -38,6 +38,9 @@ class ServiceSettings:
     callback_backoff_s: float = 2.0
     callback_backoff_max_s: float = 300.0
     callback_timeout_s: float = 10.0
+    # Networks (comma-separated CIDRs or addresses) a callback may reach although they are
+    # loopback, private or link-local; empty: public addresses only (docs/security.md).
+    callback_allowed_networks: str = ""
     # Validation reports are kept this long for the web to read.
     upload_ttl_s: int = 3600
     # Where uploaded exercises are unpacked for grading (one folder per content hash).

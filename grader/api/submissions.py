@@ -28,6 +28,7 @@ from grader.dispatch import get_dispatcher
 from grader.errors import ApiError
 from grader.limits import learner_key, limiter, submit_limit
 from grader.storage import get_store
+from worker.callback_policy import CallbackRefused, check_callback_url, parse_networks
 from worker.store import (
     GRADE_TASK,
     SubmissionRecord,
@@ -81,11 +82,22 @@ def _source(json: SubmissionIn | None, form: SubmissionUpload | None) -> tuple[s
         raise ApiError(422, str(exc), code="invalid_submission") from exc
 
 
-def _check_callback_host(url: str | None) -> None:
+def _check_callback(token: TokenRecord, url: str | None) -> None:
+    """Callbacks are for instructor and LMS tokens, to hosts the policy allows (the resolved
+    addresses are checked again when the callback is sent: DNS can change)."""
+    if url is None:
+        return
+    if token.role not in ("instructor", "lms"):
+        raise ApiError(403, "only instructor and LMS tokens may set callback_url")
     allowed = {h.strip().lower() for h in
                str(current_app.config["CALLBACK_ALLOWED_HOSTS"]).split(",") if h.strip()}
-    if url and allowed and (urlsplit(url).hostname or "").lower() not in allowed:
+    if allowed and (urlsplit(url).hostname or "").lower() not in allowed:
         raise ApiError(422, "callback_url names a host this grader does not call back")
+    try:
+        check_callback_url(url, parse_networks(str(
+            current_app.config["CALLBACK_ALLOWED_NETWORKS"])))
+    except CallbackRefused as exc:
+        raise ApiError(422, str(exc), code="callback_refused") from exc
 
 
 @bp.post("/submissions")
@@ -111,7 +123,7 @@ def create_submission() -> tuple[SubmissionAccepted, int, dict[str, str]]:
     exercise = get_catalogue().get(request_model.exercise)
     if exercise is None:
         raise ApiError(404, f"no exercise {request_model.exercise!r}")
-    _check_callback_host(request_model.callback_url)
+    _check_callback(token, request_model.callback_url)
     source, filename = _source(json, form)
     queue = queue_for_device(exercise.device)
     record = SubmissionRecord(

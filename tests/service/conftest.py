@@ -213,6 +213,9 @@ def namespace_factory(redis_url: str, tmp_path_factory: pytest.TempPathFactory) 
             "GRADER_HEARTBEAT_S": "1",
             "GRADER_RESTORE_INTERVAL_S": "1",
             "GRADER_CACHE_DIR": str(tmp / "cache"),
+            # The tests' callback receivers listen on 127.0.0.1, explicitly allow-listed;
+            # nothing else that is not public may receive a callback.
+            "GRADER_CALLBACK_ALLOWED_NETWORKS": "127.0.0.1/32",
             "PYTHONUNBUFFERED": "1",
         })
         env.update({f"GRADER_{k.upper()}": str(v) for k, v in settings.items()})
@@ -221,6 +224,7 @@ def namespace_factory(redis_url: str, tmp_path_factory: pytest.TempPathFactory) 
             "TESTING": True, "REDIS_URL": redis_url, "KEY_PREFIX": prefix,
             "EXERCISES_DIR": str(COURSE), "SUBMIT_RATE_LIMIT": "1000 per minute",
             "VALIDATION_TIMEOUT_S": 120,
+            "CALLBACK_ALLOWED_NETWORKS": env["GRADER_CALLBACK_ALLOWED_NETWORKS"],
         })
         ns = Namespace(prefix, redis_url, env, store, app, tmp)
         for role, learner in (("instructor", None), ("lms", None), ("learner", "ann")):
