@@ -13,12 +13,14 @@ from flask import Flask
 
 from grader import api, catalogue, dispatch, errors, health, limits, pages, storage
 from grader.config import Config
+from grader.request import StrictJSONProvider
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """Build the grader's web app: defaults from :class:`~grader.config.Config`, then
     ``GRADER_*`` environment variables, then ``test_config``."""
     app = Flask(__name__)
+    app.json = StrictJSONProvider(app)
     app.config.from_object(Config)
     app.config.from_prefixed_env("GRADER")
     if test_config is not None:

@@ -93,7 +93,10 @@ Role = Literal["learner", "instructor", "lms"]
 ROLES: tuple[Role, ...] = ("learner", "instructor", "lms")
 CallbackStatus = Literal["pending", "delivered", "failed"]
 
-LEARNER_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,127}$")
+# \Z, not $: "$" also matches before a trailing newline, and WTForms' Regexp uses re.match.
+LEARNER_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,127}\Z")
+#: What :func:`new_submission_id` makes; anything else never reaches a Redis key.
+SUBMISSION_ID_PATTERN = re.compile(r"^[0-9a-f]{32}\Z")
 #: Upper bounds (seconds) of the latency histogram; the last bucket is +Inf.
 LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
 SCORE_BUCKETS = 11  # tenths of the maximum, and full marks on its own
@@ -212,6 +215,7 @@ class ExerciseInfo(BaseModel):
         )
 
 
+SLUG_PATTERN = re.compile(r"^(?=.{1,100}\Z)[a-z0-9]+(?:-[a-z0-9]+)*\Z")
 _BUNDLE_PATH = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*(/[A-Za-z0-9_][A-Za-z0-9_.-]*)*$")
 MAX_BUNDLE_FILES = 200
 MAX_BUNDLE_BYTES = 4 * 2**20
@@ -225,6 +229,15 @@ class ExerciseBundle(BaseModel):
     slug: str
     files: dict[str, str]
     reference: str
+
+    @field_validator("slug")
+    @classmethod
+    def _plain_slug(cls, slug: str) -> str:
+        # The slug names a folder and Redis keys: checked before anything is written.
+        if not SLUG_PATTERN.fullmatch(slug):
+            raise ValueError("a slug is 1-100 lowercase letters and digits joined by single "
+                             "hyphens")
+        return slug
 
     @field_validator("files")
     @classmethod
@@ -483,7 +496,9 @@ class Store:
         return Accepted(created, created=True)
 
     def get_submission(self, submission_id: str) -> SubmissionRecord | None:
-        """The record, or None."""
+        """The record, or None (also for an id that is not one this store makes)."""
+        if not SUBMISSION_ID_PATTERN.fullmatch(submission_id):
+            return None
         fields = self._r.hgetall(self.key("submission", submission_id))
         return SubmissionRecord.from_fields(fields) if fields else None
 
@@ -557,7 +572,9 @@ class Store:
             self._r.hset(key, "callback_error", error[:500])
 
     def history(self, learner: str, limit: int = 50) -> list[SubmissionRecord]:
-        """A learner's submissions, newest first."""
+        """A learner's submissions, newest first (none for a name that is not a learner id)."""
+        if not LEARNER_PATTERN.fullmatch(learner):
+            return []
         ids = self._r.zrevrange(self.key("learner", learner, "submissions"), 0, limit - 1)
         pipe = self._r.pipeline(transaction=False)
         for submission_id in ids:

@@ -11,6 +11,7 @@ from grader.api.spec import api_spec, validated
 from grader.auth import authenticate, may_act_for, require
 from grader.errors import ApiError
 from grader.storage import get_store
+from worker.store import LEARNER_PATTERN
 
 ERRORS = {f"HTTP_{code}": ErrorBody for code in (401, 403, 404, 429)}
 
@@ -30,6 +31,9 @@ def learner_history(learner: str) -> History:
     """A learner's submissions, newest first (a learner token sees only its own)."""
     token = authenticate()
     query: HistoryQuery = validated("query")
+    if not LEARNER_PATTERN.fullmatch(learner):
+        raise ApiError(404, "no such learner: a learner id is 1-128 letters, digits and "
+                            ". _ @ + -")
     if not may_act_for(token, learner):
         raise ApiError(403, "a learner token can only read its own learner's history")
     records = get_store().history(learner, query.limit)

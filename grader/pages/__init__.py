@@ -13,12 +13,14 @@ import logging
 from datetime import timedelta
 from typing import Any
 
+import redis
 from flask import Flask, Response, current_app, render_template, request
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
 
 from grader.accounts import AccountStore
 from grader.api.blueprint import bp as api_bp
+from grader.errors import store_unavailable
 from grader.pages import auth, cli, filters, learn, teach
 from grader.pages.session import current_account
 from grader.storage import get_store
@@ -77,6 +79,9 @@ def _crash_page(exc: Exception) -> tuple[str, int]:
 BLUEPRINTS = (auth.bp, learn.bp, teach.bp)
 for _blueprint in BLUEPRINTS:
     _blueprint.register_error_handler(HTTPException, _error_page)
+    # Before the catch-all below: Redis down is 503 with Retry-After, not a crash.
+    _blueprint.register_error_handler(redis.ConnectionError, store_unavailable)
+    _blueprint.register_error_handler(redis.TimeoutError, store_unavailable)
     _blueprint.register_error_handler(Exception, _crash_page)
 
 

@@ -63,6 +63,9 @@ def safe_next(target: str | None) -> str | None:
     """``target`` if it is a path on this site (never another host), else None."""
     if not target or not target.startswith("/") or target.startswith("//"):
         return None
+    # CR/LF would split the Location header; other controls have no place in a path either.
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in target):
+        return None
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or "\\" in target:
         return None
