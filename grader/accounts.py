@@ -8,6 +8,10 @@ key                                    type     holds
 ``P:account:<username>``               string   an :class:`Account` as JSON (password hashed)
 ``P:accounts``                         set      every username
 ``P:invite:<sha256>``                  string   an :class:`Invitation`, expires
+``P:session:<sha256>``                 string   the username a signed-in session belongs to,
+                                                expires with the session (the cookie holds
+                                                the random session id, Redis its SHA-256)
+``P:account:<username>:sessions``      set      that account's session digests (to end them)
 ``P:pages:secret``                     string   the session-signing key, when no
                                                 ``GRADER_SECRET_KEY`` is configured
 =====================================  =======  ==============================================
@@ -159,7 +163,47 @@ class AccountStore:
         account = account.model_copy(update={"password_hash": _hasher.hash(password),
                                              "epoch": account.epoch + 1})
         self._r.set(self._key("account", username), account.model_dump_json(), xx=True)
+        self.end_sessions(username)
         return account
+
+    # --- server-side sessions -----------------------------------------------------------------
+
+    def open_session(self, username: str, ttl_s: int) -> str:
+        """A new session of ``username``; returns its id (for the signed cookie only: Redis
+        keeps its SHA-256, so reading Redis does not let anyone resume a session)."""
+        session_id = secrets.token_urlsafe(32)
+        digest = _digest(session_id)
+        pipe = self._r.pipeline()
+        pipe.set(self._key("session", digest), username, ex=ttl_s)
+        pipe.sadd(self._key("account", username, "sessions"), digest)
+        pipe.expire(self._key("account", username, "sessions"), ttl_s)
+        pipe.execute()
+        return session_id
+
+    def session_user(self, session_id: str) -> str | None:
+        """The username of a live session, or None once it ended or expired."""
+        if not session_id or len(session_id) > 100:
+            return None
+        value = self._r.get(self._key("session", _digest(session_id)))
+        return str(value) if value else None
+
+    def end_session(self, session_id: str) -> None:
+        """End one session (signing out): its cookie no longer signs anyone in."""
+        digest = _digest(session_id)
+        username = self._r.getdel(self._key("session", digest))
+        if username:
+            self._r.srem(self._key("account", str(username), "sessions"), digest)
+
+    def end_sessions(self, username: str) -> int:
+        """End every session of ``username`` (a password change); returns how many."""
+        key = self._key("account", username, "sessions")
+        digests = self._r.smembers(key)
+        pipe = self._r.pipeline()
+        for digest in digests:
+            pipe.delete(self._key("session", digest))
+        pipe.delete(key)
+        pipe.execute()
+        return len(digests)
 
     # --- invitations --------------------------------------------------------------------------
 

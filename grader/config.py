@@ -32,8 +32,15 @@ class Config:
     CALLBACK_ALLOWED_NETWORKS = ""
     # Seconds the course folder's exercises are cached in the web process.
     CATALOGUE_TTL_S = 10.0
-    # Sessions and CSRF for the pages (issue #6) will use this.
+    # Signs session cookies and CSRF tokens; every web process must share it.
     SECRET_KEY: str | None = None
+    # The pages' session cookie (set here, not left to Flask's defaults): not sent on
+    # cross-site requests other than top-level links, invisible to scripts, 14 days.
+    # Set GRADER_SESSION_COOKIE_SECURE=true behind HTTPS.
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SECURE = False
+    PERMANENT_SESSION_LIFETIME = 14 * 86400
     TESTING = False
 
 
