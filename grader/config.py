@@ -21,6 +21,11 @@ class Config:
     SUBMIT_RATE_LIMIT = "30 per minute"
     API_RATE_LIMIT = "6000 per minute"
     IDEMPOTENCY_TTL_S = 86400
+    # Failed sign-ins, per address and per account (successful ones do not count).
+    SIGNIN_RATE_LIMIT = "20 per minute"
+    SIGNIN_ACCOUNT_RATE_LIMIT = "10 per 15 minutes"
+    # Passwords hashed at once per web process (Argon2id takes 64 MiB each).
+    ARGON2_MAX_CONCURRENT = 2
     # PUT /exercises waits this long for the worker's validation report.
     VALIDATION_TIMEOUT_S = 300
     # Longest ?wait= on GET /submissions/<id> (long polling).

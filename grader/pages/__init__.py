@@ -17,7 +17,7 @@ from flask import Flask, Response, current_app, render_template, request
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
 
-from grader.accounts import AccountStore
+from grader.accounts import AccountStore, set_hash_concurrency
 from grader.api.blueprint import bp as api_bp
 from grader.errors import store_unavailable
 from grader.pages import auth, cli, filters, learn, teach
@@ -101,6 +101,7 @@ def init_app(app: Flask) -> None:
     # Cookie settings come from grader.config.Config (Flask defines its own defaults, so a
     # setdefault here would never apply).
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)  # valid as long as the session
+    set_hash_concurrency(int(app.config["ARGON2_MAX_CONCURRENT"]))
     try:  # now, so that a new web worker's first request does not find it missing
         _ensure_secret(app)
     except redis.RedisError:
