@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from worker.callback_policy import CallbackRefused, parse_networks
 from worker.callbacks import CallbackError, callback_body, deliver
 from worker.cli import make_runner
 from worker.config import WorkerConfig
+from worker.exercise_cache import CacheUnsafe, unpacked
 from worker.pipeline import GraderError, Pipeline
 from worker.runner import Runner
 from worker.sandbox.layers import SandboxUnavailable
@@ -73,21 +73,13 @@ class Runtime:
         _ = self.runner
 
     def library_for(self, slug: str) -> ExerciseLibrary:
-        """The library that holds ``slug``: an uploaded exercise (unpacked once per content
-        hash) shadows the course folder's."""
+        """The library that holds ``slug``: an uploaded exercise (unpacked into the private
+        cache and checked against its content hash, :mod:`worker.exercise_cache`) shadows the
+        course folder's."""
         stored = self.store.get_exercise(slug)
         if stored is None:
             return self.course
-        root = self.settings.cache_dir / slug / stored.info.content_hash
-        if not (root / "exercises" / slug).is_dir():
-            root.parent.mkdir(parents=True, exist_ok=True)
-            staging = Path(tempfile.mkdtemp(dir=root.parent, prefix=".unpack-"))
-            stored.bundle.write_course(staging)
-            try:
-                os.rename(staging, root)
-            except OSError:  # another process unpacked it first
-                shutil.rmtree(staging, ignore_errors=True)
-        return ExerciseLibrary(root)
+        return ExerciseLibrary(unpacked(self.settings.cache_dir, stored))
 
 
 _runtime: tuple[int, Runtime] | None = None
@@ -146,7 +138,7 @@ def _grade_once(rt: Runtime, submission_id: str, slug: str) -> tuple[
         logger.exception("submission %s: the exercise could not be graded", submission_id)
         return "failed", rt.store.finish(
             submission_id, "failed", error=f"the exercise {slug!r} could not be graded: {exc}")
-    except (RunnerUnavailable, SandboxUnavailable) as exc:
+    except (RunnerUnavailable, SandboxUnavailable, CacheUnsafe) as exc:
         logger.error("submission %s: no runner: %s", submission_id, exc)
         return "failed", rt.store.finish(
             submission_id, "failed", error=f"the grading worker cannot run code: {exc}")

@@ -7,11 +7,14 @@ The grading settings proper (course folder, runner) stay in :class:`worker.confi
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
+
+
+def _user_cache() -> Path:
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
 
 
 @dataclass(frozen=True)
@@ -43,8 +46,9 @@ class ServiceSettings:
     callback_allowed_networks: str = ""
     # Validation reports are kept this long for the web to read.
     upload_ttl_s: int = 3600
-    # Where uploaded exercises are unpacked for grading (one folder per content hash).
-    cache_dir: Path = Path(tempfile.gettempdir()) / "grader-exercise-cache"
+    # Where uploaded exercises are unpacked for grading (one folder per content hash): a
+    # private folder of the worker's user (0700, checked; never a shared /tmp path).
+    cache_dir: Path = field(default_factory=lambda: _user_cache() / "grader" / "exercises")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> ServiceSettings:
@@ -62,7 +66,7 @@ class ServiceSettings:
                 values[f.name] = int(raw)
             elif isinstance(default, float):
                 values[f.name] = float(raw)
-            elif isinstance(default, Path):
+            elif isinstance(default, Path) or f.type == "Path":
                 values[f.name] = Path(raw)
             else:
                 values[f.name] = raw
