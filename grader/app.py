@@ -14,6 +14,7 @@ from flask import Flask
 from grader import api, catalogue, dispatch, errors, health, limits, pages, storage
 from grader.config import Config
 from grader.request import StrictJSONProvider
+from worker.deployment import enforce
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
@@ -25,6 +26,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.config.from_prefixed_env("GRADER")
     if test_config is not None:
         app.config.from_mapping(test_config)
+    if not app.testing:
+        enforce(str(app.config["MODE"]), {"GRADER_SECRET_KEY": app.config["SECRET_KEY"]},
+                str(app.config["REDIS_URL"]), "web app")
     storage.init_app(app)
     dispatch.init_app(app)
     catalogue.init_app(app)

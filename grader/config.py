@@ -9,6 +9,10 @@ from __future__ import annotations
 class Config:
     """Defaults; every name can be set as ``GRADER_<NAME>`` (JSON values are parsed)."""
 
+    # production: refuse to start without real secrets (worker.deployment); development:
+    # warn, and keep the session key in Redis when none is configured.
+    MODE = "production"
+
     REDIS_URL = "redis://127.0.0.1:6379/0"
     KEY_PREFIX = "grader"
     # None: the course shipped with the grader (the worker must see the same folder).

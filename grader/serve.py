@@ -4,6 +4,12 @@ Starts Redis (the one in ``GRADER_REDIS_URL`` if set, else a private ``redis-ser
 append-only persistence in the data folder), a Celery worker for every queue and the web app;
 prints the URL and a development token; on Ctrl-C (or SIGTERM) stops the web app, then the
 worker (letting a running grading finish), then Redis.
+
+Secrets at rest: the data folder is 0700 and everything in it 0600 (the whole service runs
+under umask 077); the private Redis requires a generated password (in a 0600 config file, never
+on a command line); the session-signing key and the callback secret are generated into files of
+the data folder and handed to the processes in their environment, not kept in Redis. The
+processes run in development mode (``GRADER_MODE``), since this is a machine of one's own.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
+from urllib.parse import urlsplit
 
 from grader.accounts import AccountStore
 from grader.processes import (
@@ -72,8 +79,7 @@ class Supervisor:
     def _secret(self, name: str) -> str:
         path = self.options.data_dir / name
         if not path.exists():
-            path.write_text(secrets.token_urlsafe(32))
-            path.chmod(0o600)
+            _write_private(path, secrets.token_hex(32))
         return path.read_text().strip()
 
     def start_redis(self, env: dict[str, str]) -> str:
@@ -81,10 +87,15 @@ class Supervisor:
         if env.get("GRADER_REDIS_URL"):
             return env["GRADER_REDIS_URL"]
         folder = self.options.data_dir / "redis"
-        folder.mkdir(parents=True, exist_ok=True)
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        password = self._secret("redis-password")
+        config = folder / "redis.conf"
+        _write_private(config, f"requirepass {password}\n")
         port = free_port()
-        self._start("redis", redis_command(folder, port), env)
-        return f"redis://127.0.0.1:{port}/0"
+        self._start("redis", redis_command(folder, port, config), env)
+        url = f"redis://:{password}@127.0.0.1:{port}/0"
+        _write_private(self.options.data_dir / "redis-url", url + "\n")
+        return url
 
     def dev_token(self, store: Store) -> str:
         """The development instructor token kept in the data folder (created if needed)."""
@@ -94,8 +105,7 @@ class Supervisor:
             if store.lookup_token(token) is not None:
                 return token
         token, _ = store.create_token("instructor", "grader serve (development)")
-        path.write_text(token)
-        path.chmod(0o600)
+        _write_private(path, token)
         return token
 
     def dev_account(self, store: Store) -> tuple[str, str]:
@@ -112,14 +122,18 @@ class Supervisor:
 
     def run(self) -> int:
         """Run until interrupted or until a process dies; returns the exit status."""
-        self.options.data_dir.mkdir(parents=True, exist_ok=True)
+        # Everything the service writes (Redis's files included) is for this user alone.
+        os.umask(0o077)
+        _make_private(self.options.data_dir)
         env = dict(os.environ)
+        env.setdefault("GRADER_MODE", "development")
         signal.signal(signal.SIGINT, self._interrupt)
         signal.signal(signal.SIGTERM, self._interrupt)
         try:
             url = self.start_redis(env)
             env["GRADER_REDIS_URL"] = url
             env.setdefault("GRADER_CALLBACK_SECRET", self._secret("callback-secret"))
+            env.setdefault("GRADER_SECRET_KEY", self._secret("secret-key"))
             store = Store.from_url(url, env.get("GRADER_KEY_PREFIX", "grader"))
             if not _wait(store.ping, 15):
                 print(f"grader: Redis at {url} does not answer", file=sys.stderr)
@@ -154,7 +168,8 @@ class Supervisor:
               f"  development token (instructor): {token}\n"
               f"  try: curl -H 'Authorization: Bearer {token}' {base}/api/v1/exercises\n"
               f"  API document: {base}/api/v1/docs/openapi.json\n"
-              f"  Redis: {redis_url} (for 'grader token': export GRADER_REDIS_URL={redis_url})\n"
+              f"  Redis: {_without_password(redis_url)} (for 'grader token': export "
+              f"GRADER_REDIS_URL=$(cat {self.options.data_dir / 'redis-url'}))\n"
               f"  data: {self.options.data_dir}\n"
               "Press Ctrl-C to stop.", flush=True)
 
@@ -179,6 +194,33 @@ class Supervisor:
                 print(f"grader: {name} did not stop; killing it", file=sys.stderr)
                 _signal(process, signal.SIGKILL)
                 process.wait()
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write ``text`` to ``path``, readable by this user only from the first byte on."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as file:
+        file.write(text)
+    os.chmod(path, 0o600)  # an older file keeps its mode through O_CREAT
+
+
+def _make_private(folder: Path) -> None:
+    """``folder`` and everything in it: folders 0700, files 0600 (also what an older version
+    of ``grader serve`` left world-readable)."""
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    folder.chmod(0o700)
+    for root, dirs, files in os.walk(folder):
+        for name, mode in [*((d, 0o700) for d in dirs), *((f, 0o600) for f in files)]:
+            path = os.path.join(root, name)
+            if not os.path.islink(path):  # os.walk does not descend into linked folders
+                os.chmod(path, mode)
+
+
+def _without_password(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    return parts._replace(netloc=f":***@{parts.hostname}:{parts.port}").geturl()
 
 
 def _signal(process: subprocess.Popen[bytes], signum: int) -> None:

@@ -29,6 +29,7 @@ from celery import Celery, bootsteps
 from celery.signals import worker_process_init
 from kombu import Exchange, Queue
 
+from worker.deployment import enforce
 from worker.service_config import ServiceSettings
 from worker.store import QUEUES, Store, broker_prefix
 
@@ -137,4 +138,6 @@ def make_celery(config: ServiceSettings) -> Celery:
 
 
 settings = ServiceSettings.from_env()
+enforce(settings.mode, {"GRADER_CALLBACK_SECRET": settings.callback_secret},
+        settings.redis_url, "grading worker")
 app = make_celery(settings)

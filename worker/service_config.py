@@ -21,6 +21,8 @@ def _user_cache() -> Path:
 class ServiceSettings:
     """How a worker reaches Redis and how hard it tries."""
 
+    # production: refuse to start without real secrets (worker.deployment).
+    mode: str = "production"
     redis_url: str = "redis://127.0.0.1:6379/0"
     key_prefix: str = "grader"
     # A message a worker took but did not acknowledge goes back to its queue after this long;
@@ -36,7 +38,7 @@ class ServiceSettings:
     restore_interval_s: int = 10
     heartbeat_s: float = 5.0
     # Callbacks: HMAC-SHA256 key, attempts and backoff (doubling from callback_backoff_s).
-    callback_secret: str = "change-me"
+    callback_secret: str = ""  # required in production
     callback_retries: int = 8
     callback_backoff_s: float = 2.0
     callback_backoff_max_s: float = 300.0

@@ -205,6 +205,7 @@ def namespace_factory(redis_url: str, tmp_path_factory: pytest.TempPathFactory) 
         env.update({
             "GRADER_REDIS_URL": redis_url,
             "GRADER_KEY_PREFIX": prefix,
+            "GRADER_MODE": "development",  # the test Redis has no password
             "GRADER_EXERCISES_DIR": str(COURSE),
             "GRADER_CALLBACK_SECRET": CALLBACK_SECRET,
             "GRADER_CALLBACK_RETRIES": "3",

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+import redis
 import requests
 
 from grader.processes import free_port
@@ -44,6 +45,32 @@ def test_token_create_list_revoke(redis_url: str) -> None:
     assert refused.returncode == 2 and "--learner" in refused.stderr
 
 
+def assert_secrets_at_rest_are_private(data: Path) -> None:
+    """What a local user could read or forge with, before: the data folder 0700 and every file
+    in it 0600 (the append-only file included); Redis requires a password that no command line
+    shows; the session-signing key is not kept in Redis."""
+    assert (data.stat().st_mode & 0o777) == 0o700
+    for path in data.rglob("*"):
+        expected = 0o700 if path.is_dir() else 0o600
+        assert (path.stat().st_mode & 0o777) == expected, f"{path} is {path.stat().st_mode:o}"
+    assert any((data / "redis" / "appendonlydir").iterdir())
+    url = (data / "redis-url").read_text().strip()
+    password = (data / "redis-password").read_text().strip()
+    assert password and f":{password}@" in url
+    port = int(url.rsplit(":", 1)[1].split("/")[0])
+    anonymous = redis.Redis(host="127.0.0.1", port=port)
+    with pytest.raises(redis.AuthenticationError):
+        anonymous.get("grader:pages:secret")
+    store = Store.from_url(url)
+    assert store.ping() and store.client.get("grader:pages:secret") is None
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            text = cmdline.read_bytes().decode(errors="replace")
+        except OSError:
+            continue
+        assert password not in text, f"the Redis password shows in {cmdline}"
+
+
 @pytest.mark.slow
 def test_serve_starts_everything_grades_and_stops_on_ctrl_c(tmp_path: Path) -> None:
     port = free_port()
@@ -72,6 +99,7 @@ def test_serve_starts_everything_grades_and_stops_on_ctrl_c(tmp_path: Path) -> N
                               headers=headers, timeout=40).json()
         assert graded["status"] == "graded" and graded["passed"] is True
         assert (tmp_path / "redis" / "appendonlydir").is_dir()
+        assert_secrets_at_rest_are_private(tmp_path)
     finally:
         serve.send_signal(signal.SIGINT)
         status = serve.wait(60)
