@@ -31,7 +31,8 @@ from kombu import Exchange, Queue
 
 from worker.deployment import enforce
 from worker.service_config import ServiceSettings
-from worker.store import QUEUES, Store, broker_prefix
+from worker.store import GRADE_TASK, QUEUES, Store, broker_prefix
+from worker.sweeper import sweep
 
 logger = logging.getLogger(__name__)
 
@@ -117,6 +118,41 @@ class Heartbeat(bootsteps.StartStopStep):
             logger.warning("heartbeat failed", exc_info=True)
 
 
+class Sweeper(bootsteps.StartStopStep):
+    """Sends the grading task again for submissions left without one (:mod:`worker.sweeper`);
+    one worker at a time sweeps."""
+
+    requires = ("celery.worker.components:Timer",)
+
+    def __init__(self, parent: Any, **kwargs: Any) -> None:
+        super().__init__(parent, **kwargs)
+        self.tref: Any = None
+        self.store: Store | None = None
+
+    def start(self, parent: Any) -> None:
+        self.store = Store.from_url(settings.redis_url, settings.key_prefix)
+        self.tref = parent.timer.call_repeatedly(settings.sweep_interval_s, self._sweep,
+                                                 (parent,))
+
+    def stop(self, parent: Any) -> None:
+        if self.tref is not None:
+            self.tref.cancel()
+
+    def _sweep(self, parent: Any) -> None:
+        assert self.store is not None
+
+        def send(submission_id: str, queue: str) -> None:
+            parent.app.send_task(GRADE_TASK, args=[submission_id], queue=queue,
+                                 exchange=queue, routing_key=queue)
+
+        try:
+            if self.store.claim_sweep(settings.sweep_interval_s * 0.9):
+                sweep(self.store, send, settings.sweep_grace_s,
+                      stale_running_s=settings.grading_time_limit_s + 60)
+        except Exception:  # Redis away for a moment: the next sweep tries again
+            logger.warning("sweep failed", exc_info=True)
+
+
 def warm_up(**kwargs: Any) -> None:
     """In each new pool process: connect, and start the runner (a sandbox zygote) before the
     first task arrives, so a machine where the sandbox refuses to run says so at once."""
@@ -133,6 +169,7 @@ def make_celery(config: ServiceSettings) -> Celery:
     celery = Celery("grader", set_as_current=True)
     celery.config_from_object(CeleryConfig(config))
     celery.steps["worker"].add(Heartbeat)
+    celery.steps["worker"].add(Sweeper)
     worker_process_init.connect(warm_up, weak=False)
     return celery
 

@@ -37,6 +37,10 @@ class ServiceSettings:
     # How often a worker looks for messages whose visibility timeout ran out.
     restore_interval_s: int = 10
     heartbeat_s: float = 5.0
+    # The sweeper (worker.sweeper): how often, and how old an unfinished submission must be
+    # before it is looked at.
+    sweep_interval_s: float = 15.0
+    sweep_grace_s: float = 30.0
     # Callbacks: HMAC-SHA256 key, attempts and backoff (doubling from callback_backoff_s).
     callback_secret: str = ""  # required in production
     callback_retries: int = 8

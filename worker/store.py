@@ -15,6 +15,9 @@ key                                    type     holds
 ``P:submission:<id>:result``           string   the :class:`~worker.protocol.Verdict` as JSON
 ``P:learner:<learner>:submissions``    zset     submission ids scored by time accepted
 ``P:idempotency:<caller>:<key>``       string   ``"<id> <fingerprint>"``, expires (24 h)
+``P:pending``                          zset     ids of submissions not yet finished, scored by
+                                                time accepted (the sweeper's worklist)
+``P:sweeper``                          string   a sweep is under way (expires)
 ``P:counts``                           hash     submissions by status (queued, running...)
 ``P:latency``                          hash     accept-to-finish latency histogram buckets
 ``P:stats:<slug>``                     hash     ``graded``, ``check:<name>:passed|total``
@@ -72,6 +75,10 @@ CALLBACK_TASK = "grader.send_callback"
 GRADING_QUEUES = ("cpu", "gpu")
 CALLBACK_QUEUE = "callbacks"
 QUEUES = (*GRADING_QUEUES, CALLBACK_QUEUE)
+
+
+# kombu's Redis transport: one list per priority step, named "<queue>\x06\x16<step>" (0: bare).
+_PRIORITY_STEPS = (0, 3, 6, 9)
 
 
 def queue_for_device(device: str) -> str:
@@ -342,7 +349,7 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 """
 
-# KEYS: record, source, history, counts, idempotency ('' for none)
+# KEYS: record, source, history, counts, idempotency ('' for none), pending
 # ARGV: id, idempotency value, idempotency ttl, source, fields (JSON)
 _CREATE = _NOW + """
 if KEYS[5] ~= '' then
@@ -355,6 +362,7 @@ for k, v in pairs(fields) do redis.call('HSET', KEYS[1], k, v) end
 redis.call('HSET', KEYS[1], 'created_at', string.format('%.6f', now))
 redis.call('SET', KEYS[2], ARGV[4])
 redis.call('ZADD', KEYS[3], now, ARGV[1])
+redis.call('ZADD', KEYS[6], now, ARGV[1])
 redis.call('HINCRBY', KEYS[4], 'queued', 1)
 return ''
 """
@@ -375,13 +383,14 @@ redis.call('HSET', KEYS[1], 'started_at', string.format('%.6f', now), 'worker', 
 return 'run'
 """
 
-# KEYS: record, result, counts, stats, scores, gradebook, latency
+# KEYS: record, result, counts, stats, scores, gradebook, latency, pending
 # ARGV: status, result JSON ('' for none), fields (JSON), checks (JSON name -> passed),
 #       score bucket (-1 for none), gradebook field, score, latency bounds (JSON)
 _FINISH = _NOW + """
 local status = redis.call('HGET', KEYS[1], 'status')
 if not status then return -1 end
 if status == 'graded' or status == 'failed' then return 0 end
+redis.call('ZREM', KEYS[8], KEYS[1]:match('([^:]+)$'))
 redis.call('HSET', KEYS[1], 'status', ARGV[1], 'finished_at', string.format('%.6f', now))
 for k, v in pairs(cjson.decode(ARGV[3])) do redis.call('HSET', KEYS[1], k, v) end
 if ARGV[2] ~= '' then redis.call('SET', KEYS[2], ARGV[2]) end
@@ -480,7 +489,7 @@ class Store:
         existing = self._create(
             keys=[self.key("submission", record.id), self.key("submission", record.id, "source"),
                   self.key("learner", record.learner, "submissions"), self.key("counts"),
-                  idem_key],
+                  idem_key, self.key("pending")],
             args=[record.id, idem_value, idempotency_ttl_s, source, json.dumps(fields)],
         )
         if existing:
@@ -550,7 +559,7 @@ class Store:
             keys=[self.key("submission", submission_id),
                   self.key("submission", submission_id, "result"), self.key("counts"),
                   self.key("stats", record.exercise), self.key("stats", record.exercise, "scores"),
-                  self.key("gradebook"), self.key("latency")],
+                  self.key("gradebook"), self.key("latency"), self.key("pending")],
             args=[status, verdict.model_dump_json() if verdict is not None else "",
                   json.dumps(fields), json.dumps(checks) if checks else "{}", bucket,
                   f"{record.learner}\x1f{record.exercise}", score,
@@ -559,6 +568,38 @@ class Store:
         if int(done) < 0:
             raise StoreError(f"no submission {submission_id}")
         return int(done) == 1
+
+    def pending(self, older_than_s: float, limit: int = 1000) -> list[str]:
+        """Ids of unfinished submissions accepted more than ``older_than_s`` ago, oldest
+        first."""
+        cutoff = self._now() - older_than_s
+        return list(self._r.zrangebyscore(self.key("pending"), "-inf", cutoff, start=0,
+                                          num=limit))
+
+    def claim_sweep(self, ttl_s: float) -> bool:
+        """Whether this caller may sweep now (one sweeper per ``ttl_s`` across workers)."""
+        return bool(self._r.set(self.key("sweeper"), "1", nx=True,
+                                px=max(int(ttl_s * 1000), 1)))
+
+    def unindex(self, submission_id: str) -> None:
+        """Drop a finished (or vanished) submission from the sweeper's worklist."""
+        self._r.zrem(self.key("pending"), submission_id)
+
+    def messages_naming(self, submission_ids: list[str], unacked: bool = True) -> set[str]:
+        """Which of ``submission_ids`` a grading task in the broker names: waiting in a queue,
+        or (with ``unacked``) taken by a worker and not yet acknowledged. Reads whole queues:
+        meant for the sweeper, once per sweep, and for an idempotent replay."""
+        if not submission_ids:
+            return set()
+        base = broker_prefix(self.prefix)
+        pipe = self._r.pipeline(transaction=False)
+        for queue in GRADING_QUEUES:
+            for step in _PRIORITY_STEPS:  # kombu keeps one list per priority step
+                pipe.lrange(base + (queue if step == 0 else f"{queue}\x06\x16{step}"), 0, -1)
+        if unacked:
+            pipe.hvals(base + "unacked")
+        blob = "\n".join(m for part in pipe.execute() for m in part)
+        return {i for i in submission_ids if i in blob}
 
     def set_callback_state(self, submission_id: str, status: CallbackStatus, attempts: int,
                            error: str | None = None) -> None:
@@ -746,6 +787,10 @@ class Store:
     def queue_depth(self, queue: str) -> int:
         """Messages waiting in a Celery queue (not counting those a worker has reserved)."""
         return int(self._r.llen(broker_prefix(self.prefix) + queue))
+
+    def now(self) -> float:
+        """Redis server time (the clock every record's times use)."""
+        return self._now()
 
     def _now(self) -> float:
         seconds, micros = self._r.time()

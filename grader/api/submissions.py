@@ -146,19 +146,28 @@ def create_submission() -> tuple[SubmissionAccepted, int, dict[str, str]]:
             raise ApiError(409, "this Idempotency-Key was used for a different submission",
                            code="idempotency_conflict")
         extra["Idempotent-Replayed"] = "true"
+        # The request that created it may have died before sending its task (the client
+        # retries because it got no answer): send it now, unless a task already names it.
+        if (accepted.record.status == "queued"
+                and not store.messages_naming([accepted.record.id])):
+            _dispatch(accepted.record.id, accepted.record.queue)
     else:
-        try:
-            get_dispatcher().send(GRADE_TASK, record.id, queue)
-        except Exception as exc:
-            logger.exception("could not queue submission %s", record.id)
-            store.finish(record.id, "failed", error="the grader could not queue this "
-                                                    "submission; submit again later")
-            raise ApiError(503, "the grading queue is unavailable; try again later") from exc
+        _dispatch(record.id, queue)
     found = accepted.record
     url = url_for("api.get_submission", submission_id=found.id)
     extra["Location"] = url
     return SubmissionAccepted(id=found.id, status=found.status, exercise=found.exercise,
                               learner=found.learner, url=url), 202, extra
+
+
+def _dispatch(submission_id: str, queue: str) -> None:
+    try:
+        get_dispatcher().send(GRADE_TASK, submission_id, queue)
+    except Exception as exc:
+        logger.exception("could not queue submission %s", submission_id)
+        get_store().finish(submission_id, "failed", error="the grader could not queue this "
+                                                          "submission; submit again later")
+        raise ApiError(503, "the grading queue is unavailable; try again later") from exc
 
 
 def submission_view(record: SubmissionRecord) -> SubmissionView:
