@@ -3,7 +3,9 @@
 Starts Redis (the one in ``GRADER_REDIS_URL`` if set, else a private ``redis-server`` with
 append-only persistence in the data folder), a Celery worker for every queue and the web app;
 prints the URL and a development token; on Ctrl-C (or SIGTERM) stops the web app, then the
-worker (letting a running grading finish), then Redis.
+worker (letting a running grading finish), then Redis. A process that dies meanwhile is
+restarted with backoff (:mod:`grader.supervision`); if ``grader serve`` itself is killed, its
+processes get SIGTERM from the kernel.
 
 Secrets at rest: the data folder is 0700 and everything in it 0600 (the whole service runs
 under umask 077); the private Redis requires a generated password (in a 0600 config file, never
@@ -35,6 +37,7 @@ from grader.processes import (
     web_command,
     worker_command,
 )
+from grader.supervision import Child
 from worker.store import Store
 
 DEV_INSTRUCTOR = "instructor"
@@ -67,14 +70,13 @@ class Supervisor:
 
     def __init__(self, options: ServeOptions) -> None:
         self.options = options
-        self.children: list[tuple[str, subprocess.Popen[bytes]]] = []
+        self.children: list[Child] = []
         self.stopping = False
 
     def _start(self, name: str, command: list[str], env: dict[str, str]) -> None:
-        # A session of its own: Ctrl-C reaches only this supervisor, which stops the
-        # children in order.
-        process = subprocess.Popen(command, env=env, start_new_session=True)
-        self.children.append((name, process))
+        child = Child(name, command, dict(env))
+        child.start()
+        self.children.append(child)
 
     def _secret(self, name: str) -> str:
         path = self.options.data_dir / name
@@ -121,7 +123,7 @@ class Supervisor:
         return DEV_INSTRUCTOR, password
 
     def run(self) -> int:
-        """Run until interrupted or until a process dies; returns the exit status."""
+        """Run until interrupted, restarting a process that dies; returns the exit status."""
         # Everything the service writes (Redis's files included) is for this user alone.
         os.umask(0o077)
         _make_private(self.options.data_dir)
@@ -150,10 +152,9 @@ class Supervisor:
                 return 1
             self._announce(base, token, url, account)
             while not self.stopping:
-                dead = [name for name, p in self.children if p.poll() is not None]
-                if dead:
-                    print(f"grader: {', '.join(dead)} stopped; shutting down", file=sys.stderr)
-                    return 1
+                now = time.monotonic()
+                for child in self.children:
+                    child.watch(now)
                 time.sleep(0.5)
             return 0
         except KeyboardInterrupt:
@@ -174,24 +175,28 @@ class Supervisor:
               "Press Ctrl-C to stop.", flush=True)
 
     def _alive(self) -> bool:
-        return all(p.poll() is None for _, p in self.children)
+        return all(child.running for child in self.children)
 
     def _interrupt(self, signum: int, frame: FrameType | None) -> None:
         if self.stopping:  # a second Ctrl-C: stop now
-            for _, process in self.children:
-                _signal(process, signal.SIGKILL)
+            for child in self.children:
+                if child.process is not None:
+                    _signal(child.process, signal.SIGKILL)
         self.stopping = True
 
     def stop(self) -> None:
         """Stop the web app, then the worker, then Redis; kill what does not stop in time."""
         self.stopping = True
         order = {"web": 0, "worker": 1, "redis": 2}
-        for name, process in sorted(self.children, key=lambda c: order.get(c[0], 0)):
+        for child in sorted(self.children, key=lambda c: order.get(c.name, 0)):
+            process = child.process
+            if process is None:
+                continue
             _signal(process, signal.SIGTERM)
             try:
                 process.wait(STOP_TIMEOUT_S)
             except subprocess.TimeoutExpired:
-                print(f"grader: {name} did not stop; killing it", file=sys.stderr)
+                print(f"grader: {child.name} did not stop; killing it", file=sys.stderr)
                 _signal(process, signal.SIGKILL)
                 process.wait()
 

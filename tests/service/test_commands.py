@@ -109,3 +109,74 @@ def test_serve_starts_everything_grades_and_stops_on_ctrl_c(tmp_path: Path) -> N
         requests.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
     leftovers = subprocess.run(["pgrep", "-f", str(tmp_path)], capture_output=True, text=True)
     assert leftovers.stdout.strip() == "", "grader serve left processes behind"
+
+
+def _children(pid: int) -> dict[str, int]:
+    """The direct children of ``pid`` by kind (redis, worker, web)."""
+    found: dict[str, int] = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        for child in (task / "children").read_text().split():
+            cmdline = Path(f"/proc/{child}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+            kind = ("redis" if "redis-server" in cmdline else "worker" if "celery" in cmdline
+                    else "web" if "gunicorn" in cmdline else "other")
+            found[kind] = int(child)
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    return "\nState:\tZ" not in status
+
+
+@pytest.mark.slow
+def test_serve_restarts_what_dies_and_leaves_nothing_behind_when_killed(tmp_path: Path) -> None:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GRADER_")}
+    env.update({"GRADER_DATA_DIR": str(tmp_path), "GRADER_EXERCISES_DIR": str(COURSE),
+                "PYTHONUNBUFFERED": "1"})
+    log = tmp_path / "serve.log"
+    base = f"http://127.0.0.1:{port}"
+
+    def healthy() -> bool:
+        try:
+            return requests.get(f"{base}/healthz", timeout=2).status_code == 200
+        except requests.RequestException:
+            return False
+
+    with log.open("wb") as output:
+        serve = subprocess.Popen(
+            [sys.executable, "-m", "grader.cli", "serve", "--port", str(port),
+             "--concurrency", "1"],
+            env=env, cwd=ROOT, stdout=output, stderr=subprocess.STDOUT)
+    try:
+        printed = wait_for(lambda: re.search(r"development token \(instructor\): (\S+)",
+                                             log.read_text()), 150, "grader serve to start",
+                           0.2)
+        headers = {"Authorization": f"Bearer {printed.group(1)}"}
+        before = _children(serve.pid)
+        assert set(before) == {"redis", "worker", "web"}
+        for kind in ("worker", "redis", "web"):  # each dies as if it crashed
+            os.kill(before[kind], signal.SIGKILL)
+            wait_for(lambda k=kind: _children(serve.pid).get(k, before[k]) != before[k], 30,
+                     f"{kind} to be restarted", 0.2)
+            assert re.search(rf"grader: {kind} \(pid {before[kind]}\) exited .* restarting it",
+                             log.read_text())
+            wait_for(healthy, 120, f"the service to be healthy after {kind} restarted", 0.5)
+        accepted = requests.post(f"{base}/api/v1/submissions", headers=headers, timeout=10,
+                                 json={"exercise": "add-one", "learner": "ann", "code": CORRECT})
+        assert accepted.status_code == 202, accepted.text
+        graded = requests.get(f"{base}{accepted.json()['url']}?wait=30", headers=headers,
+                              timeout=40).json()
+        assert graded["status"] == "graded"
+        assert serve.poll() is None
+        children = _children(serve.pid)
+    finally:
+        serve.kill()  # SIGKILL: no chance to stop anything itself
+        serve.wait(10)
+    wait_for(lambda: not any(_alive(pid) for pid in children.values()), 60,
+             "the processes of a killed grader serve to end", 0.5)
+    with pytest.raises(requests.ConnectionError):
+        requests.get(f"{base}/healthz", timeout=2)
