@@ -34,6 +34,8 @@ class Config:
     VALIDATION_TIMEOUT_S = 300
     # Longest ?wait= on GET /submissions/<id> (long polling).
     MAX_WAIT_S = 30.0
+    # Long polls one token may hold at once, across web processes (429 beyond).
+    MAX_POLLS_PER_TOKEN = 4
     # Comma-separated hosts a callback_url may name; empty: any host.
     CALLBACK_ALLOWED_HOSTS = ""
     # Networks a callback may reach although loopback/private/link-local (the workers'

@@ -27,6 +27,7 @@ from grader.catalogue import get_catalogue
 from grader.dispatch import get_dispatcher
 from grader.errors import ApiError
 from grader.limits import learner_key, limiter, submit_limit
+from grader.polls import TooManyPolls, long_poll
 from grader.storage import get_store
 from worker.callback_policy import CallbackRefused, check_callback_url, parse_networks
 from worker.store import (
@@ -206,10 +207,19 @@ def get_submission(submission_id: str) -> SubmissionView:
     record = store.get_submission(submission_id) if len(submission_id) <= 64 else None
     if record is None or not may_act_for(token, record.learner):
         raise ApiError(404, f"no submission {submission_id!r}")
-    deadline = time.monotonic() + min(query.wait, float(current_app.config["MAX_WAIT_S"]))
-    delay = 0.005
-    while not record.finished and time.monotonic() < deadline:
-        time.sleep(min(delay, max(deadline - time.monotonic(), 0)))
-        delay = min(delay * 1.5, 0.02)
-        record = store.get_submission(submission_id) or record
+    wait_s = min(query.wait, float(current_app.config["MAX_WAIT_S"]))
+    if wait_s <= 0 or record.finished:
+        return submission_view(record)
+    cap = int(current_app.config["MAX_POLLS_PER_TOKEN"])
+    try:
+        with long_poll(store, token.id, cap, wait_s + 5):
+            deadline = time.monotonic() + wait_s
+            delay = 0.005
+            while not record.finished and time.monotonic() < deadline:
+                time.sleep(min(delay, max(deadline - time.monotonic(), 0)))
+                delay = min(delay * 1.5, 0.02)
+                record = store.get_submission(submission_id) or record
+    except TooManyPolls as exc:
+        raise ApiError(429, f"{exc}; wait for one to end, or poll without ?wait=",
+                       headers={"Retry-After": "1"}) from exc
     return submission_view(record)
