@@ -133,7 +133,9 @@ def _grade_once(rt: Runtime, submission_id: str, slug: str) -> tuple[
     source = rt.store.get_source(submission_id) or ""
     try:
         library = rt.library_for(slug)
-        verdict = Pipeline(library, rt.runner).grade(library.load(slug), source)
+        # An uploaded exercise's reference runs in the runner, never in this process.
+        verdict = Pipeline(library, rt.runner, sandboxed_reference=library is not rt.course
+                           ).grade(library.load(slug), source)
     except (ExerciseError, GraderError) as exc:
         logger.exception("submission %s: the exercise could not be graded", submission_id)
         return "failed", rt.store.finish(
@@ -163,7 +165,8 @@ def validate_upload(rt: Runtime, upload_id: str) -> ValidationOutcome | None:
         library = ExerciseLibrary(bundle.write_course(Path(tmp)))
         try:
             exercise = library.load(bundle.slug)
-            report = validate_exercise(Pipeline(library, rt.runner), exercise)
+            report = validate_exercise(Pipeline(library, rt.runner, sandboxed_reference=True),
+                                       exercise)
         except (ExerciseError, GraderError, RunnerUnavailable) as exc:
             outcome = ValidationOutcome(ok=False, problems=[str(exc)])
         else:
