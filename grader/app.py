@@ -14,6 +14,7 @@ from flask import Flask
 from grader import api, catalogue, dispatch, errors, health, limits, pages, storage
 from grader.config import Config
 from grader.request import StrictJSONProvider
+from worker.callback_policy import parse_networks
 from worker.deployment import enforce
 
 
@@ -26,6 +27,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.config.from_prefixed_env("GRADER")
     if test_config is not None:
         app.config.from_mapping(test_config)
+    # A bad allow-list entry stops the app here, not every submission that names a callback.
+    parse_networks(str(app.config["CALLBACK_ALLOWED_NETWORKS"]))
     if not app.testing:
         enforce(str(app.config["MODE"]), {"GRADER_SECRET_KEY": app.config["SECRET_KEY"]},
                 str(app.config["REDIS_URL"]), "web app")

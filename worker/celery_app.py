@@ -29,6 +29,7 @@ from celery import Celery, bootsteps
 from celery.signals import worker_process_init
 from kombu import Exchange, Queue
 
+from worker.callback_policy import parse_networks
 from worker.deployment import enforce
 from worker.service_config import ServiceSettings
 from worker.store import GRADE_TASK, QUEUES, Store, broker_prefix
@@ -175,6 +176,7 @@ def make_celery(config: ServiceSettings) -> Celery:
 
 
 settings = ServiceSettings.from_env()
+parse_networks(settings.callback_allowed_networks)  # a bad entry stops the worker at start
 enforce(settings.mode, {"GRADER_CALLBACK_SECRET": settings.callback_secret},
         settings.redis_url, "grading worker")
 app = make_celery(settings)

@@ -237,3 +237,10 @@ def test_a_name_resolving_to_loopback_is_refused_at_send_time_with_no_network_de
     assert "Connection" not in (view["callback"]["error"] or "")
     assert "not call" in view["callback"]["error"]
     assert received == []
+
+
+def test_a_malformed_allow_list_stops_the_app_at_start() -> None:
+    from grader.app import create_app
+
+    with pytest.raises(ValueError, match="not an address or network"):
+        create_app({"TESTING": True, "CALLBACK_ALLOWED_NETWORKS": "10.0.0.0/8, intranet"})
