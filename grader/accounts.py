@@ -80,7 +80,7 @@ class HashingBusy(Exception):
 # Argon2id takes 64 MiB per hash: without a cap, 20 parallel sign-ins took a web process from
 # 132 MiB to 1.4 GiB. Each process hashes at most this many passwords at once; others wait.
 _hash_slots = threading.BoundedSemaphore(2)
-HASH_WAIT_S = 20.0
+HASH_WAIT_S = 30.0
 
 
 def set_hash_concurrency(slots: int) -> None:
