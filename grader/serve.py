@@ -164,13 +164,15 @@ class Supervisor:
 
     def _announce(self, base: str, token: str, redis_url: str,
                   account: tuple[str, str]) -> None:
+        kept = self.options.data_dir / "redis-url"
+        hint = (f" (for 'grader token': export GRADER_REDIS_URL=$(cat {kept}))"
+                if kept.exists() and f"{kept.read_text().strip()}" == redis_url else "")
         print(f"grader is running at {base}\n"
               f"  sign in at {base}/ as {account[0]!r}, password {account[1]}\n"
               f"  development token (instructor): {token}\n"
               f"  try: curl -H 'Authorization: Bearer {token}' {base}/api/v1/exercises\n"
               f"  API document: {base}/api/v1/docs/openapi.json\n"
-              f"  Redis: {_without_password(redis_url)} (for 'grader token': export "
-              f"GRADER_REDIS_URL=$(cat {self.options.data_dir / 'redis-url'}))\n"
+              f"  Redis: {_without_password(redis_url)}{hint}\n"
               f"  data: {self.options.data_dir}\n"
               "Press Ctrl-C to stop.", flush=True)
 
