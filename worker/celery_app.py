@@ -175,6 +175,17 @@ def make_celery(config: ServiceSettings) -> Celery:
     return celery
 
 
+#: The Celery main process's pid (pool processes inherit the value): with the node name, it
+#: tells a worker apart from a restarted one of the same name (grader serve restarts its
+#: worker under the same name), so the sweeper sees which one a running grading belonged to.
+MAIN_PID = os.getpid()
+
+
+def worker_identity(hostname: str) -> str:
+    """How a running submission names the worker grading it: ``<node name> pid <main pid>``."""
+    return f"{hostname} pid {MAIN_PID}"
+
+
 settings = ServiceSettings.from_env()
 parse_networks(settings.callback_allowed_networks)  # a bad entry stops the worker at start
 enforce(settings.mode, {"GRADER_CALLBACK_SECRET": settings.callback_secret},

@@ -47,7 +47,8 @@ def sweep(store: Store, send: Callable[[str, str], None], grace_s: float,
     ids = store.pending(grace_s)
     if not ids:
         return report
-    live = {beat.name for beat in store.workers()}
+    # As worker.celery_app.worker_identity names them.
+    live = {f"{beat.name} pid {beat.pid}" for beat in store.workers()}
     waiting = store.messages_naming(ids, unacked=False)
     now = store.now()
     for submission_id in ids:

@@ -11,7 +11,7 @@ from typing import Any
 
 import redis
 
-from worker.celery_app import app, settings
+from worker.celery_app import app, settings, worker_identity
 from worker.store import CALLBACK_QUEUE, CALLBACK_TASK, GRADE_TASK, VALIDATE_TASK
 
 
@@ -27,7 +27,8 @@ def grade_submission(self: Any, submission_id: str) -> str:
     """Grade one submission and record the verdict (once, however often delivered)."""
     from worker import service
 
-    return service.grade(service.runtime(settings), submission_id, self.request.hostname,
+    return service.grade(service.runtime(settings), submission_id,
+                         worker_identity(self.request.hostname),
                          _send_callback)
 
 
