@@ -4,13 +4,14 @@ never in the grading process: an instructor token is not code execution as the w
 from __future__ import annotations
 
 import os
+import uuid
 from collections import OrderedDict
 from pathlib import Path
 
 import pytest
 
 import worker.pipeline as pipeline_module
-from tests.service.conftest import CORRECT, COURSE, WRONG
+from tests.service.conftest import CORRECT, COURSE, WRONG, Namespace
 from worker.pipeline import GraderError, Pipeline
 from worker.spec import ExerciseLibrary
 from worker.store import ExerciseBundle
@@ -73,3 +74,24 @@ def test_an_uploaded_reference_that_fails_to_load_is_an_exercise_problem(
     report = validate_exercise(Pipeline(missing, tiny_pipeline.runner, sandboxed_reference=True),
                                missing.load("add-one"))
     assert any("defines no function 'add_one'" in p for p in report.problems)
+
+
+def test_an_uploaded_reference_cannot_read_the_workers_secrets(service: Namespace) -> None:
+    # The attack of the issue: a reference that, on import, copies the worker's environment
+    # (callback secret, Redis URL) somewhere its uploader can read. It runs in the sandbox:
+    # no secret in its environment, and nothing it writes reaches the host.
+    marker = Path(f"/tmp/grader-stolen-{uuid.uuid4().hex}")
+    prologue = ("import os\n"
+                "try:\n"
+                f"    open({str(marker)!r}, 'w').write(repr(dict(os.environ)))\n"
+                "except OSError:\n"
+                "    pass\n")
+    folder = COURSE / "exercises" / "add-one"
+    files = {p.relative_to(folder).as_posix(): p.read_text().replace("slug: add-one",
+                                                                     "slug: add-stolen")
+             for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts}
+    reference = prologue + (COURSE / "reference" / "add-one.py").read_text()
+    response = service.client.put("/api/v1/exercises/add-stolen", headers=service.headers(),
+                                  json={"files": files, "reference": reference})
+    assert response.status_code in (201, 422), response.get_json()
+    assert not marker.exists(), marker.read_text()[:200]
