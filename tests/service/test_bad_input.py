@@ -172,7 +172,7 @@ def test_every_request_while_redis_is_down_is_503_with_retry_after(
         token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page)
         assert token is not None
         with no_redis_client.session_transaction() as session:
-            session["user"] = "ann"
+            session.update({"user": "ann", "sid": "some-session-id", "epoch": 0})
         kwargs["data"] = {"csrf_token": token.group(1), "username": "ann",
                           "password": "long enough password"}
     response = getattr(no_redis_client, method)(path, **kwargs)
