@@ -11,8 +11,9 @@ stays under the target.
     python benchmarks/service.py --token TOKEN --rate 20 --duration 60
     python benchmarks/service.py --token TOKEN --sweep 20,25,30,35,40,50 --duration 30
 
-Run the service with a high API rate limit for this (``GRADER_API_RATE_LIMIT="100000 per
-minute"``): the benchmark's polls all use one token.
+Run the service with a high API rate limit and long-poll cap for this
+(``GRADER_API_RATE_LIMIT="100000 per minute" GRADER_MAX_POLLS_PER_TOKEN=1000``): the
+benchmark's polls all use one token.
 """
 
 from __future__ import annotations

@@ -15,6 +15,9 @@ key                                    type     holds
 ``P:submission:<id>:result``           string   the :class:`~common.protocol.Verdict` as JSON
 ``P:learner:<learner>:submissions``    zset     submission ids scored by time accepted
 ``P:idempotency:<caller>:<key>``       string   ``"<id> <fingerprint>"``, expires (24 h)
+``P:pending``                          zset     ids of submissions not yet finished, scored by
+                                                time accepted (the sweeper's worklist)
+``P:sweeper``                          string   a sweep is under way (expires)
 ``P:counts``                           hash     submissions by status (queued, running...)
 ``P:latency``                          hash     accept-to-finish latency histogram buckets
 ``P:stats:<slug>``                     hash     ``graded``, ``check:<name>:passed|total``
@@ -58,9 +61,13 @@ from typing import Any, Literal, cast
 import redis
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from common.contract import broker_prefix
+from common.contract import GRADING_QUEUES, broker_prefix
 from common.protocol import Verdict
 from common.spec import Exercise
+
+# kombu's Redis transport: one list per priority step, named "<queue>\x06\x16<step>" (0: bare).
+_PRIORITY_STEPS = (0, 3, 6, 9)
+
 
 # --- models -----------------------------------------------------------------------------------
 
@@ -71,7 +78,10 @@ Role = Literal["learner", "instructor", "lms"]
 ROLES: tuple[Role, ...] = ("learner", "instructor", "lms")
 CallbackStatus = Literal["pending", "delivered", "failed"]
 
-LEARNER_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,127}$")
+# \Z, not $: "$" also matches before a trailing newline, and WTForms' Regexp uses re.match.
+LEARNER_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,127}\Z")
+#: What :func:`new_submission_id` makes; anything else never reaches a Redis key.
+SUBMISSION_ID_PATTERN = re.compile(r"^[0-9a-f]{32}\Z")
 #: Upper bounds (seconds) of the latency histogram; the last bucket is +Inf.
 LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
 SCORE_BUCKETS = 11  # tenths of the maximum, and full marks on its own
@@ -190,6 +200,7 @@ class ExerciseInfo(BaseModel):
         )
 
 
+SLUG_PATTERN = re.compile(r"^(?=.{1,100}\Z)[a-z0-9]+(?:-[a-z0-9]+)*\Z")
 _BUNDLE_PATH = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*(/[A-Za-z0-9_][A-Za-z0-9_.-]*)*$")
 MAX_BUNDLE_FILES = 200
 MAX_BUNDLE_BYTES = 4 * 2**20
@@ -203,6 +214,15 @@ class ExerciseBundle(BaseModel):
     slug: str
     files: dict[str, str]
     reference: str
+
+    @field_validator("slug")
+    @classmethod
+    def _plain_slug(cls, slug: str) -> str:
+        # The slug names a folder and Redis keys: checked before anything is written.
+        if not SLUG_PATTERN.fullmatch(slug):
+            raise ValueError("a slug is 1-100 lowercase letters and digits joined by single "
+                             "hyphens")
+        return slug
 
     @field_validator("files")
     @classmethod
@@ -307,7 +327,7 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 """
 
-# KEYS: record, source, history, counts, idempotency ('' for none)
+# KEYS: record, source, history, counts, idempotency ('' for none), pending
 # ARGV: id, idempotency value, idempotency ttl, source, fields (JSON)
 _CREATE = _NOW + """
 if KEYS[5] ~= '' then
@@ -320,6 +340,7 @@ for k, v in pairs(fields) do redis.call('HSET', KEYS[1], k, v) end
 redis.call('HSET', KEYS[1], 'created_at', string.format('%.6f', now))
 redis.call('SET', KEYS[2], ARGV[4])
 redis.call('ZADD', KEYS[3], now, ARGV[1])
+redis.call('ZADD', KEYS[6], now, ARGV[1])
 redis.call('HINCRBY', KEYS[4], 'queued', 1)
 return ''
 """
@@ -340,13 +361,14 @@ redis.call('HSET', KEYS[1], 'started_at', string.format('%.6f', now), 'worker', 
 return 'run'
 """
 
-# KEYS: record, result, counts, stats, scores, gradebook, latency
+# KEYS: record, result, counts, stats, scores, gradebook, latency, pending
 # ARGV: status, result JSON ('' for none), fields (JSON), checks (JSON name -> passed),
 #       score bucket (-1 for none), gradebook field, score, latency bounds (JSON)
 _FINISH = _NOW + """
 local status = redis.call('HGET', KEYS[1], 'status')
 if not status then return -1 end
 if status == 'graded' or status == 'failed' then return 0 end
+redis.call('ZREM', KEYS[8], KEYS[1]:match('([^:]+)$'))
 redis.call('HSET', KEYS[1], 'status', ARGV[1], 'finished_at', string.format('%.6f', now))
 for k, v in pairs(cjson.decode(ARGV[3])) do redis.call('HSET', KEYS[1], k, v) end
 if ARGV[2] ~= '' then redis.call('SET', KEYS[2], ARGV[2]) end
@@ -445,7 +467,7 @@ class Store:
         existing = self._create(
             keys=[self.key("submission", record.id), self.key("submission", record.id, "source"),
                   self.key("learner", record.learner, "submissions"), self.key("counts"),
-                  idem_key],
+                  idem_key, self.key("pending")],
             args=[record.id, idem_value, idempotency_ttl_s, source, json.dumps(fields)],
         )
         if existing:
@@ -461,7 +483,9 @@ class Store:
         return Accepted(created, created=True)
 
     def get_submission(self, submission_id: str) -> SubmissionRecord | None:
-        """The record, or None."""
+        """The record, or None (also for an id that is not one this store makes)."""
+        if not SUBMISSION_ID_PATTERN.fullmatch(submission_id):
+            return None
         fields = self._r.hgetall(self.key("submission", submission_id))
         return SubmissionRecord.from_fields(fields) if fields else None
 
@@ -513,7 +537,7 @@ class Store:
             keys=[self.key("submission", submission_id),
                   self.key("submission", submission_id, "result"), self.key("counts"),
                   self.key("stats", record.exercise), self.key("stats", record.exercise, "scores"),
-                  self.key("gradebook"), self.key("latency")],
+                  self.key("gradebook"), self.key("latency"), self.key("pending")],
             args=[status, verdict.model_dump_json() if verdict is not None else "",
                   json.dumps(fields), json.dumps(checks) if checks else "{}", bucket,
                   f"{record.learner}\x1f{record.exercise}", score,
@@ -522,6 +546,38 @@ class Store:
         if int(done) < 0:
             raise StoreError(f"no submission {submission_id}")
         return int(done) == 1
+
+    def pending(self, older_than_s: float, limit: int = 1000) -> list[str]:
+        """Ids of unfinished submissions accepted more than ``older_than_s`` ago, oldest
+        first."""
+        cutoff = self._now() - older_than_s
+        return list(self._r.zrangebyscore(self.key("pending"), "-inf", cutoff, start=0,
+                                          num=limit))
+
+    def claim_sweep(self, ttl_s: float) -> bool:
+        """Whether this caller may sweep now (one sweeper per ``ttl_s`` across workers)."""
+        return bool(self._r.set(self.key("sweeper"), "1", nx=True,
+                                px=max(int(ttl_s * 1000), 1)))
+
+    def unindex(self, submission_id: str) -> None:
+        """Drop a finished (or vanished) submission from the sweeper's worklist."""
+        self._r.zrem(self.key("pending"), submission_id)
+
+    def messages_naming(self, submission_ids: list[str], unacked: bool = True) -> set[str]:
+        """Which of ``submission_ids`` a grading task in the broker names: waiting in a queue,
+        or (with ``unacked``) taken by a worker and not yet acknowledged. Reads whole queues:
+        meant for the sweeper, once per sweep, and for an idempotent replay."""
+        if not submission_ids:
+            return set()
+        base = broker_prefix(self.prefix)
+        pipe = self._r.pipeline(transaction=False)
+        for queue in GRADING_QUEUES:
+            for step in _PRIORITY_STEPS:  # kombu keeps one list per priority step
+                pipe.lrange(base + (queue if step == 0 else f"{queue}\x06\x16{step}"), 0, -1)
+        if unacked:
+            pipe.hvals(base + "unacked")
+        blob = "\n".join(m for part in pipe.execute() for m in part)
+        return {i for i in submission_ids if i in blob}
 
     def set_callback_state(self, submission_id: str, status: CallbackStatus, attempts: int,
                            error: str | None = None) -> None:
@@ -535,7 +591,9 @@ class Store:
             self._r.hset(key, "callback_error", error[:500])
 
     def history(self, learner: str, limit: int = 50) -> list[SubmissionRecord]:
-        """A learner's submissions, newest first."""
+        """A learner's submissions, newest first (none for a name that is not a learner id)."""
+        if not LEARNER_PATTERN.fullmatch(learner):
+            return []
         ids = self._r.zrevrange(self.key("learner", learner, "submissions"), 0, limit - 1)
         pipe = self._r.pipeline(transaction=False)
         for submission_id in ids:
@@ -707,6 +765,10 @@ class Store:
     def queue_depth(self, queue: str) -> int:
         """Messages waiting in a Celery queue (not counting those a worker has reserved)."""
         return int(self._r.llen(broker_prefix(self.prefix) + queue))
+
+    def now(self) -> float:
+        """Redis server time (the clock every record's times use)."""
+        return self._now()
 
     def _now(self) -> float:
         seconds, micros = self._r.time()

@@ -8,6 +8,10 @@ key                                    type     holds
 ``P:account:<username>``               string   an :class:`Account` as JSON (password hashed)
 ``P:accounts``                         set      every username
 ``P:invite:<sha256>``                  string   an :class:`Invitation`, expires
+``P:session:<sha256>``                 string   the username a signed-in session belongs to,
+                                                expires with the session (the cookie holds
+                                                the random session id, Redis its SHA-256)
+``P:account:<username>:sessions``      set      that account's session digests (to end them)
 ``P:pages:secret``                     string   the session-signing key, when no
                                                 ``GRADER_SECRET_KEY`` is configured
 =====================================  =======  ==============================================
@@ -21,7 +25,10 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, Literal
 
 from argon2 import PasswordHasher
@@ -29,6 +36,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from pydantic import BaseModel, field_validator
 
 from common.store import LEARNER_PATTERN, Store
+from grader.common_passwords import is_common
 
 AccountRole = Literal["learner", "instructor"]
 ACCOUNT_ROLES: tuple[AccountRole, ...] = ("learner", "instructor")
@@ -53,13 +61,43 @@ def check_username(value: str) -> str:
     return value
 
 
-def check_password(value: str) -> str:
-    """Refuse passwords too short to resist guessing."""
+def check_password(value: str, username: str = "") -> str:
+    """Refuse passwords too short or too common to resist guessing."""
     if len(value) < MIN_PASSWORD_LENGTH:
         raise AccountError(f"a password has at least {MIN_PASSWORD_LENGTH} characters")
     if len(value) > 1024:
         raise AccountError("a password has at most 1024 characters")
+    if is_common(value) or (username and value.lower() == username.lower()):
+        raise AccountError("this password is among the first any attacker tries; choose "
+                           "another (a few unrelated words make a good one)")
     return value
+
+
+class HashingBusy(Exception):
+    """Every password-hashing slot stayed taken too long: try again in a moment."""
+
+
+# Argon2id takes 64 MiB per hash: without a cap, 20 parallel sign-ins took a web process from
+# 132 MiB to 1.4 GiB. Each process hashes at most this many passwords at once; others wait.
+_hash_slots = threading.BoundedSemaphore(2)
+HASH_WAIT_S = 30.0
+
+
+def set_hash_concurrency(slots: int) -> None:
+    """How many passwords one process may hash at once (``GRADER_ARGON2_MAX_CONCURRENT``)."""
+    global _hash_slots
+    _hash_slots = threading.BoundedSemaphore(max(1, slots))
+
+
+@contextmanager
+def _hashing() -> Iterator[None]:
+    slots = _hash_slots
+    if not slots.acquire(timeout=HASH_WAIT_S):
+        raise HashingBusy("too many sign-ins at once; try again in a moment")
+    try:
+        yield
+    finally:
+        slots.release()
 
 
 class Account(BaseModel):
@@ -114,9 +152,11 @@ class AccountStore:
                created_by: str = "") -> Account:
         """Create an account; AccountError if the username is taken or a field is invalid."""
         check_username(username)
-        check_password(password)
+        check_password(password, username)
+        with _hashing():
+            password_hash = _hasher.hash(password)
         account = Account(username=username, name=name.strip()[:200], role=role,
-                          password_hash=_hasher.hash(password), created_at=time.time(),
+                          password_hash=password_hash, created_at=time.time(),
                           created_by=created_by)
         if not self._r.set(self._key("account", username), account.model_dump_json(), nx=True):
             raise AccountError(f"the username {username!r} is taken")
@@ -140,26 +180,71 @@ class AccountStore:
         """The account if the password is right, else None (in about the same time)."""
         account = self.get(username) if len(password) <= 1024 else None
         try:
-            _hasher.verify(account.password_hash if account else _DUMMY_HASH, password)
+            with _hashing():
+                _hasher.verify(account.password_hash if account else _DUMMY_HASH, password)
         except (VerificationError, InvalidHashError):
             return None
         if account is None:
             return None
         if _hasher.check_needs_rehash(account.password_hash):
-            account = account.model_copy(update={"password_hash": _hasher.hash(password)})
+            with _hashing():
+                password_hash = _hasher.hash(password)
+            account = account.model_copy(update={"password_hash": password_hash})
             self._r.set(self._key("account", username), account.model_dump_json(), xx=True)
         return account
 
     def set_password(self, username: str, password: str) -> Account:
         """Change a password; every session of the account signed in before ends."""
-        check_password(password)
+        check_password(password, username)
         account = self.get(username)
         if account is None:
             raise AccountError(f"no account {username!r}")
-        account = account.model_copy(update={"password_hash": _hasher.hash(password),
+        with _hashing():
+            password_hash = _hasher.hash(password)
+        account = account.model_copy(update={"password_hash": password_hash,
                                              "epoch": account.epoch + 1})
         self._r.set(self._key("account", username), account.model_dump_json(), xx=True)
+        self.end_sessions(username)
         return account
+
+    # --- server-side sessions -----------------------------------------------------------------
+
+    def open_session(self, username: str, ttl_s: int) -> str:
+        """A new session of ``username``; returns its id (for the signed cookie only: Redis
+        keeps its SHA-256, so reading Redis does not let anyone resume a session)."""
+        session_id = secrets.token_urlsafe(32)
+        digest = _digest(session_id)
+        pipe = self._r.pipeline()
+        pipe.set(self._key("session", digest), username, ex=ttl_s)
+        pipe.sadd(self._key("account", username, "sessions"), digest)
+        pipe.expire(self._key("account", username, "sessions"), ttl_s)
+        pipe.execute()
+        return session_id
+
+    def session_user(self, session_id: str) -> str | None:
+        """The username of a live session, or None once it ended or expired."""
+        if not session_id or len(session_id) > 100:
+            return None
+        value = self._r.get(self._key("session", _digest(session_id)))
+        return str(value) if value else None
+
+    def end_session(self, session_id: str) -> None:
+        """End one session (signing out): its cookie no longer signs anyone in."""
+        digest = _digest(session_id)
+        username = self._r.getdel(self._key("session", digest))
+        if username:
+            self._r.srem(self._key("account", str(username), "sessions"), digest)
+
+    def end_sessions(self, username: str) -> int:
+        """End every session of ``username`` (a password change); returns how many."""
+        key = self._key("account", username, "sessions")
+        digests = self._r.smembers(key)
+        pipe = self._r.pipeline()
+        for digest in digests:
+            pipe.delete(self._key("session", digest))
+        pipe.delete(key)
+        pipe.execute()
+        return len(digests)
 
     # --- invitations --------------------------------------------------------------------------
 
@@ -185,7 +270,8 @@ class AccountStore:
 
     def accept(self, token: str, password: str) -> Account:
         """Create the invited account with this password; the link works once."""
-        check_password(password)
+        invited = self.invitation(token)
+        check_password(password, invited.username if invited else "")
         raw = self._r.getdel(self._key("invite", _digest(token))) if token else None
         if not raw:
             raise AccountError("this invitation was used already or has expired; "

@@ -1,8 +1,8 @@
 """Bearer tokens with a role (``learner``, ``instructor``, ``lms``), stored hashed in Redis.
 
 A learner token acts for one learner only; an LMS token acts for any learner; an instructor
-token may do everything, including adding exercises (whose reference code runs on the workers:
-instructor tokens are trusted).
+token may do everything, including adding exercises (whose reference code runs in the workers'
+sandbox, like learner code).
 """
 
 from __future__ import annotations

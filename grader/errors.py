@@ -9,7 +9,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, Response, jsonify, request
+import redis
+from flask import Flask, Response, g, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
 logger = logging.getLogger(__name__)
@@ -78,6 +79,27 @@ def _http_error(exc: HTTPException) -> Response | HTTPException:
     return response
 
 
+#: Seconds a client is asked to wait when the store is unreachable.
+RETRY_AFTER_S = 10
+
+
+def store_unavailable(exc: redis.RedisError) -> Response | tuple[str, int, dict[str, str]]:
+    """Redis is down or unreachable: 503 with ``Retry-After``, in JSON for the API and as a
+    page for the pages; nothing was changed, so trying again later is safe."""
+    logger.error("the store is unavailable on %s %s: %s", request.method, request.path, exc)
+    headers = {"Retry-After": str(RETRY_AFTER_S)}
+    # The page's header would look up the signed-in account in the very store that is down.
+    g.grader_account = None
+    if _wants_json():
+        return error_response(503, "unavailable", "the grader's store is unavailable; try "
+                                                  f"again in {RETRY_AFTER_S} s",
+                              headers=headers)
+    page = render_template("error.html", status=503, title="Unavailable",
+                           message="The grader cannot reach its store right now. Nothing was "
+                                   "lost; try again in a moment.")
+    return page, 503, headers
+
+
 def _unexpected(exc: Exception) -> Response:
     logger.exception("unhandled error on %s %s", request.method, request.path)
     return error_response(500, "internal_error", "the grader failed; this is not your fault")
@@ -86,6 +108,8 @@ def _unexpected(exc: Exception) -> Response:
 def init_app(app: Flask) -> None:
     """Register the JSON error handlers."""
     app.register_error_handler(ApiError, _api_error)
+    app.register_error_handler(redis.ConnectionError, store_unavailable)
+    app.register_error_handler(redis.TimeoutError, store_unavailable)
     app.register_error_handler(HTTPException, _http_error)
     if not app.testing:
         app.register_error_handler(Exception, _unexpected)

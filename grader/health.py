@@ -11,6 +11,7 @@ from prometheus_client.registry import Collector
 
 from common.contract import QUEUES
 from common.store import Store
+from grader.errors import RETRY_AFTER_S
 from grader.limits import limiter
 from grader.storage import get_store
 
@@ -19,8 +20,9 @@ limiter.exempt(bp)
 
 
 @bp.get("/healthz")
-def healthz() -> tuple[Response, int]:
-    """200 when Redis answers and a worker sent a heartbeat recently; 503 otherwise."""
+def healthz() -> tuple[Response, int] | tuple[Response, int, dict[str, str]]:
+    """200 when Redis answers and a worker sent a heartbeat recently; 503 (with
+    ``Retry-After``) otherwise."""
     store = get_store()
     redis_ok = store.ping()
     workers = store.workers() if redis_ok else []
@@ -30,7 +32,9 @@ def healthz() -> tuple[Response, int]:
         "redis": redis_ok,
         "workers": [{"name": w.name, "queues": w.queues} for w in workers],
     }
-    return jsonify(body), 200 if ok else 503
+    if ok:
+        return jsonify(body), 200
+    return jsonify(body), 503, {"Retry-After": str(RETRY_AFTER_S)}
 
 
 class StoreCollector(Collector):

@@ -48,9 +48,11 @@ def web_command(host: str, port: int, workers: int, threads: int,
     return command
 
 
-def redis_command(data_dir: Path, port: int) -> list[str]:
-    """A private Redis for ``grader serve``: loopback only, append-only persistence."""
-    return ["redis-server", "--bind", "127.0.0.1", "--port", str(port),
+def redis_command(data_dir: Path, port: int, config: Path | None = None) -> list[str]:
+    """A private Redis for ``grader serve``: loopback only, append-only persistence; secrets
+    (``requirepass``) come from ``config``, a file, so that they never show in ``ps``."""
+    return ["redis-server", *([str(config)] if config else []),
+            "--bind", "127.0.0.1", "--port", str(port),
             "--dir", str(data_dir), "--appendonly", "yes", "--appendfsync", "everysec",
             "--save", "", "--protected-mode", "yes", "--daemonize", "no",
             "--logfile", str(data_dir / "redis.log")]

@@ -10,19 +10,37 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import http.client
 import json
-import urllib.error
-import urllib.request
+import logging
+import socket
+import ssl
+from collections.abc import Iterable
 from typing import Any
 
+from common.callback_policy import (
+    CallbackRefused,
+    IPNetwork,
+    Resolver,
+    Target,
+    resolve_target,
+    system_resolver,
+)
 from common.protocol import Verdict
 from common.store import SubmissionRecord
 
+__all__ = ["SIGNATURE_HEADER", "CallbackError", "CallbackRefused", "callback_body", "deliver",
+           "sign", "verify_signature"]
+
+logger = logging.getLogger(__name__)
 SIGNATURE_HEADER = "X-Grader-Signature"
+MAX_RESPONSE_BYTES = 64 * 1024
+UNREACHABLE = "the receiver could not be reached"
 
 
 class CallbackError(Exception):
-    """The receiver could not be reached or did not answer 2xx; worth retrying."""
+    """The receiver could not be reached or did not answer 2xx; worth retrying. The message
+    is safe to show the submitter (no network detail)."""
 
 
 def callback_body(record: SubmissionRecord, verdict: Verdict | None) -> bytes:
@@ -55,32 +73,67 @@ def verify_signature(secret: str, body: bytes, header: str) -> bool:
     return hmac.compare_digest(sign(secret, body), header)
 
 
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    # A callback goes where it was told; a redirect could point it at an internal address.
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None
+class _PinnedHTTPConnection(http.client.HTTPConnection):
+    """HTTP to ``host`` (its Host header) over a connection to a checked ``address``."""
+
+    def __init__(self, target: Target, timeout: float) -> None:
+        super().__init__(target.host, target.port, timeout=timeout)
+        self.address = target.address
+
+    def connect(self) -> None:
+        self.sock = socket.create_connection((self.address, self.port), self.timeout)
 
 
-_OPENER = urllib.request.build_opener(_NoRedirect)
+class _PinnedHTTPSConnection(http.client.HTTPSConnection):
+    """HTTPS to ``host`` (certificate and SNI for the name) over a checked ``address``."""
+
+    def __init__(self, target: Target, timeout: float) -> None:
+        self.tls = ssl.create_default_context()
+        super().__init__(target.host, target.port, timeout=timeout, context=self.tls)
+        self.address = target.address
+
+    def connect(self) -> None:
+        sock = socket.create_connection((self.address, self.port), self.timeout)
+        self.sock = self.tls.wrap_socket(sock, server_hostname=self.host)
 
 
 def deliver(url: str, body: bytes, secret: str, timeout_s: float, submission_id: str,
-            attempt: int) -> int:
-    """POST the body; returns the status, raises CallbackError unless it is 2xx."""
-    request = urllib.request.Request(url, data=body, method="POST", headers={
-        "Content-Type": "application/json",
-        "User-Agent": "grader-callback/1",
-        SIGNATURE_HEADER: sign(secret, body),
-        "X-Grader-Submission": submission_id,
-        "X-Grader-Attempt": str(attempt),
-    })
+            attempt: int, allowed: Iterable[IPNetwork] = (),
+            resolver: Resolver = system_resolver) -> int:
+    """POST the body to ``url`` once; returns the status.
+
+    The host is resolved once and every address checked (:func:`resolve_target`) before any
+    connection; the connection goes to the checked address. Redirects are not followed (a
+    redirect could point at an internal address). Raises CallbackRefused when the policy
+    refuses the target, CallbackError when it is unreachable or does not answer 2xx; their
+    messages carry no network detail (they are shown to the submitter), the log has it.
+    """
     try:
-        with _OPENER.open(request, timeout=timeout_s) as response:
-            status = int(response.status)
-    except urllib.error.HTTPError as exc:
-        raise CallbackError(f"{url} answered {exc.code}") from exc
-    except (urllib.error.URLError, OSError, ValueError) as exc:
-        raise CallbackError(f"{url}: {exc}") from exc
+        target = resolve_target(url, allowed, resolver)
+    except OSError as exc:
+        logger.info("callback %s (attempt %d): %s does not resolve: %s", submission_id,
+                    attempt, url, exc)
+        raise CallbackError(UNREACHABLE) from exc
+    connection: http.client.HTTPConnection = (
+        _PinnedHTTPSConnection(target, timeout_s) if target.scheme == "https"
+        else _PinnedHTTPConnection(target, timeout_s))
+    try:
+        connection.request("POST", target.path, body=body, headers={
+            "Content-Type": "application/json",
+            "User-Agent": "grader-callback/1",
+            SIGNATURE_HEADER: sign(secret, body),
+            "X-Grader-Submission": submission_id,
+            "X-Grader-Attempt": str(attempt),
+        })
+        response = connection.getresponse()
+        status = int(response.status)
+        response.read(MAX_RESPONSE_BYTES)
+    except (OSError, http.client.HTTPException, ValueError) as exc:
+        logger.info("callback %s (attempt %d) to %s failed: %s", submission_id, attempt, url,
+                    exc)
+        raise CallbackError(UNREACHABLE) from exc
+    finally:
+        connection.close()
     if not 200 <= status < 300:
-        raise CallbackError(f"{url} answered {status}")
+        raise CallbackError(f"the receiver answered HTTP {status}")
     return status

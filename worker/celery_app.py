@@ -28,9 +28,12 @@ from typing import Any
 from celery import Celery, bootsteps
 from celery.signals import worker_process_init
 
-from common.contract import broker_prefix, declared_queues
+from common.callback_policy import parse_networks
+from common.contract import GRADE_TASK, broker_prefix, declared_queues
+from common.deployment import enforce
 from common.store import Store
 from worker.service_config import ServiceSettings
+from worker.sweeper import sweep
 
 logger = logging.getLogger(__name__)
 
@@ -111,6 +114,41 @@ class Heartbeat(bootsteps.StartStopStep):
             logger.warning("heartbeat failed", exc_info=True)
 
 
+class Sweeper(bootsteps.StartStopStep):
+    """Sends the grading task again for submissions left without one (:mod:`worker.sweeper`);
+    one worker at a time sweeps."""
+
+    requires = ("celery.worker.components:Timer",)
+
+    def __init__(self, parent: Any, **kwargs: Any) -> None:
+        super().__init__(parent, **kwargs)
+        self.tref: Any = None
+        self.store: Store | None = None
+
+    def start(self, parent: Any) -> None:
+        self.store = Store.from_url(settings.redis_url, settings.key_prefix)
+        self.tref = parent.timer.call_repeatedly(settings.sweep_interval_s, self._sweep,
+                                                 (parent,))
+
+    def stop(self, parent: Any) -> None:
+        if self.tref is not None:
+            self.tref.cancel()
+
+    def _sweep(self, parent: Any) -> None:
+        assert self.store is not None
+
+        def send(submission_id: str, queue: str) -> None:
+            parent.app.send_task(GRADE_TASK, args=[submission_id], queue=queue,
+                                 exchange=queue, routing_key=queue)
+
+        try:
+            if self.store.claim_sweep(settings.sweep_interval_s * 0.9):
+                sweep(self.store, send, settings.sweep_grace_s,
+                      stale_running_s=settings.grading_time_limit_s + 60)
+        except Exception:  # Redis away for a moment: the next sweep tries again
+            logger.warning("sweep failed", exc_info=True)
+
+
 def warm_up(**kwargs: Any) -> None:
     """In each new pool process: connect, and start the runner (a sandbox zygote) before the
     first task arrives, so a machine where the sandbox refuses to run says so at once."""
@@ -127,9 +165,24 @@ def make_celery(config: ServiceSettings) -> Celery:
     celery = Celery("grader", set_as_current=True)
     celery.config_from_object(CeleryConfig(config))
     celery.steps["worker"].add(Heartbeat)
+    celery.steps["worker"].add(Sweeper)
     worker_process_init.connect(warm_up, weak=False)
     return celery
 
 
+#: The Celery main process's pid (pool processes inherit the value): with the node name, it
+#: tells a worker apart from a restarted one of the same name (grader serve restarts its
+#: worker under the same name), so the sweeper sees which one a running grading belonged to.
+MAIN_PID = os.getpid()
+
+
+def worker_identity(hostname: str) -> str:
+    """How a running submission names the worker grading it: ``<node name> pid <main pid>``."""
+    return f"{hostname} pid {MAIN_PID}"
+
+
 settings = ServiceSettings.from_env()
+parse_networks(settings.callback_allowed_networks)  # a bad entry stops the worker at start
+enforce(settings.mode, {"GRADER_CALLBACK_SECRET": settings.callback_secret},
+        settings.redis_url, "grading worker")
 app = make_celery(settings)

@@ -1,9 +1,12 @@
 """The trusted grading pipeline: cases → reference → learner (elsewhere) → checks → verdict.
 
-Learner code never runs here. The reference solution does (it is trusted), on inputs generated
-from each case's seed; the learner's function runs in a :class:`~worker.runner.Runner` on the
-same inputs and sends back observations as data. Checks compare the two; misconceptions turn
-failures into hints; weights turn results into a score.
+Learner code never runs here. The reference solution of a course folder on disk does (it is
+trusted), on inputs generated from each case's seed; the reference of an exercise uploaded
+through the API or the pages runs in the runner like learner code (``sandboxed_reference``:
+an instructor token must not mean code execution in the grading process), and its observations
+are trusted for its own exercise only. The learner's function runs in a
+:class:`~worker.runner.Runner` on the same inputs and sends back observations as data. Checks
+compare the two; misconceptions turn failures into hints; weights turn results into a score.
 
 Visible and hidden cases run in separate runs, so that whatever the learner's code prints while
 it holds a hidden case's inputs never reaches the learner.
@@ -114,10 +117,34 @@ class Pipeline:
     """Grades submissions for the exercises of one library with one runner."""
 
     def __init__(self, library: ExerciseLibrary, runner: Runner,
-                 gpu_memory_fraction: float = DEFAULT_GPU_MEMORY_FRACTION) -> None:
+                 gpu_memory_fraction: float = DEFAULT_GPU_MEMORY_FRACTION,
+                 sandboxed_reference: bool = False) -> None:
         self.library = library
         self.runner = runner
         self.gpu_memory_fraction = gpu_memory_fraction
+        self.sandboxed_reference = sandboxed_reference
+
+    def _reference_run(self, exercise: Exercise, function: str, cases: tuple[CaseSpec, ...],
+                       device: str, with_probes: bool = True) -> dict[str, Observation]:
+        """Run ``function`` of an uploaded reference in the runner, like learner code."""
+        source = self.library.reference_path(exercise.slug).read_text(encoding="utf-8")
+        job = Job(source=source, function=function, cases=cases, device=device,
+                  probes={c.name: self._probes(exercise, c) if with_probes else ()
+                          for c in cases},
+                  limits=Limits(time_s=max(exercise.time_limit_s * 4, 30.0),
+                                observation_bytes=REFERENCE_OBSERVATION_BYTES))
+        run = self.runner.run(job)
+        if run.load_error is not None:
+            raise ExerciseError(f"{exercise.slug}: loading the reference failed: "
+                                f"{run.load_error.type}: {run.load_error.message}")
+        found = {}
+        for case in cases:
+            observation = run.observations.get(case.name)
+            if observation is None:
+                raise ExerciseError(f"{exercise.slug}: the reference did not return on case "
+                                    f"{case.name!r}: {run.message or run.status}")
+            found[case.name] = observation
+        return found
 
     def grade(self, exercise: Exercise | str, source: str) -> Verdict:
         """Grade ``source`` against an exercise. Learner faults become failed checks with
@@ -179,11 +206,17 @@ class Pipeline:
         return expected
 
     def _compute_expected(self, exercise: Exercise, device: str) -> dict[str, Expected]:
-        module = load_reference(self.library.reference_path(exercise.slug))
-        fn = reference_function(module, exercise.function)
+        observed: dict[str, Observation] = {}
+        if self.sandboxed_reference:
+            observed = self._reference_run(exercise, exercise.function, exercise.cases, device)
+        else:
+            module = load_reference(self.library.reference_path(exercise.slug))
+            fn = reference_function(module, exercise.function)
+            observed = {c.name: _observe(fn, c, device, self._probes(exercise, c))
+                        for c in exercise.cases}
         result = {}
         for case in exercise.cases:
-            observation = _observe(fn, case, device, self._probes(exercise, case))
+            observation = observed[case.name]
             if observation.header.error is not None:
                 error = observation.header.error
                 raise ExerciseError(
@@ -200,6 +233,9 @@ class Pipeline:
     def _twin(self, exercise: Exercise, expected: Expected, name: str, device: str) -> (
         Observation
     ):
+        if name not in expected.twins and self.sandboxed_reference:
+            expected.twins[name] = self._reference_run(
+                exercise, name, (expected.case,), device, with_probes=False)[expected.case.name]
         if name not in expected.twins:
             module = load_reference(self.library.reference_path(exercise.slug))
             fn = reference_function(module, name)

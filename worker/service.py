@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,11 +16,13 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
+from common.callback_policy import CallbackRefused, parse_networks
 from common.lti import passback as lti_passback
 from common.spec import ExerciseError, ExerciseLibrary
 from common.store import Store, ValidationOutcome
 from worker.callbacks import CallbackError, callback_body, deliver
 from worker.config import WorkerConfig
+from worker.exercise_cache import CacheUnsafe, unpacked
 from worker.pipeline import GraderError, Pipeline
 from worker.runner import Runner
 from worker.runners import build_runner
@@ -73,21 +74,13 @@ class Runtime:
         _ = self.runner
 
     def library_for(self, slug: str) -> ExerciseLibrary:
-        """The library that holds ``slug``: an uploaded exercise (unpacked once per content
-        hash) shadows the course folder's."""
+        """The library that holds ``slug``: an uploaded exercise (unpacked into the private
+        cache and checked against its content hash, :mod:`worker.exercise_cache`) shadows the
+        course folder's."""
         stored = self.store.get_exercise(slug)
         if stored is None:
             return self.course
-        root = self.settings.cache_dir / slug / stored.info.content_hash
-        if not (root / "exercises" / slug).is_dir():
-            root.parent.mkdir(parents=True, exist_ok=True)
-            staging = Path(tempfile.mkdtemp(dir=root.parent, prefix=".unpack-"))
-            stored.bundle.write_course(staging)
-            try:
-                os.rename(staging, root)
-            except OSError:  # another process unpacked it first
-                shutil.rmtree(staging, ignore_errors=True)
-        return ExerciseLibrary(root)
+        return ExerciseLibrary(unpacked(self.settings.cache_dir, stored))
 
 
 _runtime: tuple[int, Runtime] | None = None
@@ -147,13 +140,15 @@ def _grade_once(rt: Runtime, submission_id: str, slug: str) -> tuple[
     source = rt.store.get_source(submission_id) or ""
     try:
         library = rt.library_for(slug)
-        pipeline = Pipeline(library, rt.runner, rt.config.gpu_memory_fraction)
-        verdict = pipeline.grade(library.load(slug), source)
+        # An uploaded exercise's reference runs in the runner, never in this process.
+        verdict = Pipeline(library, rt.runner, rt.config.gpu_memory_fraction,
+                           sandboxed_reference=library is not rt.course
+                           ).grade(library.load(slug), source)
     except (ExerciseError, GraderError) as exc:
         logger.exception("submission %s: the exercise could not be graded", submission_id)
         return "failed", rt.store.finish(
             submission_id, "failed", error=f"the exercise {slug!r} could not be graded: {exc}")
-    except (RunnerUnavailable, SandboxUnavailable) as exc:
+    except (RunnerUnavailable, SandboxUnavailable, CacheUnsafe) as exc:
         logger.error("submission %s: no runner: %s", submission_id, exc)
         return "failed", rt.store.finish(
             submission_id, "failed", error=f"the grading worker cannot run code: {exc}")
@@ -179,7 +174,8 @@ def validate_upload(rt: Runtime, upload_id: str) -> ValidationOutcome | None:
         try:
             exercise = library.load(bundle.slug)
             report = validate_exercise(
-                Pipeline(library, rt.runner, rt.config.gpu_memory_fraction), exercise)
+                Pipeline(library, rt.runner, rt.config.gpu_memory_fraction,
+                         sandboxed_reference=True), exercise)
         except (ExerciseError, GraderError, RunnerUnavailable) as exc:
             outcome = ValidationOutcome(ok=False, problems=[str(exc)])
         else:
@@ -205,7 +201,13 @@ def post_callback(rt: Runtime, submission_id: str, attempt: int) -> tuple[
     body = callback_body(record, rt.store.get_result(submission_id))
     try:
         deliver(record.callback_url, body, rt.settings.callback_secret,
-                rt.settings.callback_timeout_s, submission_id, attempt)
+                rt.settings.callback_timeout_s, submission_id, attempt,
+                allowed=parse_networks(rt.settings.callback_allowed_networks))
+    except CallbackRefused as exc:
+        # Final: retrying a refused target would only probe it again.
+        logger.warning("callback of %s refused: %s", submission_id, exc)
+        rt.store.set_callback_state(submission_id, "failed", attempt, str(exc))
+        return "failed", str(exc)
     except CallbackError as exc:
         last = attempt > rt.settings.callback_retries
         rt.store.set_callback_state(submission_id, "failed" if last else "pending", attempt,

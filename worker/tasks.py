@@ -13,7 +13,7 @@ import redis
 
 from common.contract import CALLBACK_QUEUE, CALLBACK_TASK, GRADE_TASK, VALIDATE_TASK
 from common.lti.passback import LTI_SCORE_TASK
-from worker.celery_app import app, settings
+from worker.celery_app import app, settings, worker_identity
 
 
 def _send_callback(submission_id: str) -> None:
@@ -33,8 +33,8 @@ def grade_submission(self: Any, submission_id: str) -> str:
     """Grade one submission and record the verdict (once, however often delivered)."""
     from worker import service
 
-    return service.grade(service.runtime(settings), submission_id, self.request.hostname,
-                         _send_callback, _send_score)
+    return service.grade(service.runtime(settings), submission_id,
+                         worker_identity(self.request.hostname), _send_callback, _send_score)
 
 
 @app.task(name=VALIDATE_TASK, acks_late=True, reject_on_worker_lost=True)

@@ -8,7 +8,9 @@ and every misconception is exercised by some golden wrong submission.
 
 from __future__ import annotations
 
+import ast
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from common.spec import Exercise, ExerciseError, GoldenSpec
 from worker.checks.base import UnknownCheckError, get_check
@@ -38,12 +40,18 @@ def _static_problems(pipeline: Pipeline, exercise: Exercise) -> list[str]:
             get_check(spec.name)
         except UnknownCheckError as exc:
             problems.append(str(exc.args[0]))
+    wanted = [exercise.function, *(m.output_matches for m in exercise.misconceptions
+                                   if m.output_matches)]
+    path = pipeline.library.reference_path(exercise.slug)
     try:
-        module = load_reference(pipeline.library.reference_path(exercise.slug))
-        reference_function(module, exercise.function)
-        for m in exercise.misconceptions:
-            if m.output_matches:
-                reference_function(module, m.output_matches)
+        if pipeline.sandboxed_reference:  # never imported here: read, not run
+            defined = _defined_names(path)
+            problems += [f"{path.name}: defines no function {n!r}" for n in wanted
+                         if n not in defined]
+        else:
+            module = load_reference(path)
+            for name in wanted:
+                reference_function(module, name)
     except ExerciseError as exc:
         problems.append(str(exc))
     named = {m for g in exercise.golden for m in g.misconceptions}
@@ -53,6 +61,25 @@ def _static_problems(pipeline: Pipeline, exercise: Exercise) -> list[str]:
     if not any(g.expect == "correct" for g in exercise.golden):
         problems.append("no golden alternative correct solution")
     return problems
+
+
+def _defined_names(path: Path) -> set[str]:
+    """Names a module binds at its top level (functions, classes, assignments, imports),
+    read from its source without running it."""
+    try:
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=path.name)
+    except (SyntaxError, ValueError, OSError) as exc:
+        raise ExerciseError(f"{path.name}: the reference cannot be parsed: {exc}") from exc
+    names: set[str] = set()
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            names.add(node.name)
+        elif isinstance(node, ast.Assign | ast.AnnAssign | ast.AugAssign):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            names.update(n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name))
+        elif isinstance(node, ast.Import | ast.ImportFrom):
+            names.update((a.asname or a.name).split(".")[0] for a in node.names)
+    return names
 
 
 def validate_exercise(pipeline: Pipeline, exercise: Exercise) -> ValidationReport:

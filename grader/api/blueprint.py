@@ -33,4 +33,15 @@ def check_request() -> None:
         try:
             request.get_json()
         except BadRequest as exc:
-            raise ApiError(400, "the body is not valid JSON", code="bad_json") from exc
+            raise ApiError(400, f"the body is not valid JSON{_reason(exc)}",
+                           code="bad_json") from exc
+
+
+def _reason(exc: BaseException) -> str:
+    # Flask hides the parser's ValueError behind a plain BadRequest: find it for the message.
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ValueError):
+            return f": {seen}"
+        seen = seen.__cause__ or seen.__context__
+    return ""

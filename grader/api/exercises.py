@@ -14,6 +14,7 @@ from common.spec import ExerciseError, ExerciseLibrary
 from common.store import (
     MAX_BUNDLE_BYTES,
     SCORE_BUCKETS,
+    SLUG_PATTERN,
     ExerciseBundle,
     ExerciseInfo,
     StoredExercise,
@@ -116,6 +117,9 @@ def install_exercise(slug: str, body: ExerciseBundleIn, uploaded_by: str) -> Exe
     """Check a bundle, validate it on a worker and, if it passes, make it live; raises
     :class:`ApiError` (422 with the report as ``details`` when validation fails). The API's
     PUT and the instructors' upload page both go through here."""
+    if not SLUG_PATTERN.fullmatch(slug):
+        raise ApiError(422, "a slug is 1-100 lowercase letters and digits joined by single "
+                            "hyphens", code="invalid_slug")
     bundle, info = _parse_bundle(slug, body)
     store = get_store()
     timeout_s = float(current_app.config["VALIDATION_TIMEOUT_S"])

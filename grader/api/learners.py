@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import BaseModel
 from spectree import Response
 
+from common.store import LEARNER_PATTERN
 from grader.api.blueprint import bp
 from grader.api.models import ErrorBody, HistoryQuery, SubmissionSummary
 from grader.api.spec import api_spec, validated
@@ -30,6 +31,9 @@ def learner_history(learner: str) -> History:
     """A learner's submissions, newest first (a learner token sees only its own)."""
     token = authenticate()
     query: HistoryQuery = validated("query")
+    if not LEARNER_PATTERN.fullmatch(learner):
+        raise ApiError(404, "no such learner: a learner id is 1-128 letters, digits and "
+                            ". _ @ + -")
     if not may_act_for(token, learner):
         raise ApiError(403, "a learner token can only read its own learner's history")
     records = get_store().history(learner, query.limit)

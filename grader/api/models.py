@@ -4,11 +4,11 @@ OpenAPI document it serves)."""
 from __future__ import annotations
 
 from typing import Any, Literal
-from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from spectree.model_adapter.pydantic_adapter import BaseFile
 
+from common.callback_policy import check_callback_syntax
 from common.protocol import CaseReport, CheckResult
 from common.store import (
     LEARNER_PATTERN,
@@ -32,12 +32,8 @@ def _check_learner(value: str | None) -> str | None:
 
 
 def _check_callback(value: str | None) -> str | None:
-    if value is None:
-        return None
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.hostname or len(value) > 2000:
-        raise ValueError("callback_url must be an http or https URL")
-    return value
+    # The address policy (which needs the app's allow-list) is checked by the view.
+    return None if value is None else check_callback_syntax(value)
 
 
 # --- errors -------------------------------------------------------------------------------

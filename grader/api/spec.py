@@ -26,7 +26,10 @@ def _before(request: Any, response: Any, error: Exception | None, instance: Any,
             adapter: Any) -> None:
     if error is None:
         return
-    problems = adapter.validation_errors(error)
+    # Only what locates and names each problem: pydantic's 'input' may hold an uploaded file
+    # (not JSON) or echo a large body back.
+    problems = [{k: item[k] for k in ("loc", "msg", "type") if k in item}
+                for item in adapter.validation_errors(error)]
     summary = "; ".join(
         f"{'.'.join(str(p) for p in item.get('loc', ())) or 'body'}: {item.get('msg')}"
         for item in problems[:5]

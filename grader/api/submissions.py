@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 from flask import current_app, url_for
 from spectree import Response
 
+from common.callback_policy import CallbackRefused, check_callback_url, parse_networks
 from common.contract import GRADE_TASK, queue_for_device
 from common.store import SubmissionRecord, TokenRecord, new_submission_id
 from common.submission import (
@@ -35,6 +36,7 @@ from grader.catalogue import get_catalogue
 from grader.dispatch import get_dispatcher
 from grader.errors import ApiError
 from grader.limits import learner_key, limiter, submit_limit
+from grader.polls import TooManyPolls, long_poll
 from grader.storage import get_store
 
 logger = logging.getLogger(__name__)
@@ -76,11 +78,22 @@ def _source(json: SubmissionIn | None, form: SubmissionUpload | None) -> tuple[s
         raise ApiError(422, str(exc), code="invalid_submission") from exc
 
 
-def _check_callback_host(url: str | None) -> None:
+def _check_callback(token: TokenRecord, url: str | None) -> None:
+    """Callbacks are for instructor and LMS tokens, to hosts the policy allows (the resolved
+    addresses are checked again when the callback is sent: DNS can change)."""
+    if url is None:
+        return
+    if token.role not in ("instructor", "lms"):
+        raise ApiError(403, "only instructor and LMS tokens may set callback_url")
     allowed = {h.strip().lower() for h in
                str(current_app.config["CALLBACK_ALLOWED_HOSTS"]).split(",") if h.strip()}
-    if url and allowed and (urlsplit(url).hostname or "").lower() not in allowed:
+    if allowed and (urlsplit(url).hostname or "").lower() not in allowed:
         raise ApiError(422, "callback_url names a host this grader does not call back")
+    try:
+        check_callback_url(url, parse_networks(str(
+            current_app.config["CALLBACK_ALLOWED_NETWORKS"])))
+    except CallbackRefused as exc:
+        raise ApiError(422, str(exc), code="callback_refused") from exc
 
 
 @bp.post("/submissions")
@@ -106,7 +119,7 @@ def create_submission() -> tuple[SubmissionAccepted, int, dict[str, str]]:
     exercise = get_catalogue().get(request_model.exercise)
     if exercise is None:
         raise ApiError(404, f"no exercise {request_model.exercise!r}")
-    _check_callback_host(request_model.callback_url)
+    _check_callback(token, request_model.callback_url)
     source, filename = _source(json, form)
     queue = queue_for_device(exercise.device)
     record = SubmissionRecord(
@@ -129,19 +142,28 @@ def create_submission() -> tuple[SubmissionAccepted, int, dict[str, str]]:
             raise ApiError(409, "this Idempotency-Key was used for a different submission",
                            code="idempotency_conflict")
         extra["Idempotent-Replayed"] = "true"
+        # The request that created it may have died before sending its task (the client
+        # retries because it got no answer): send it now, unless a task already names it.
+        if (accepted.record.status == "queued"
+                and not store.messages_naming([accepted.record.id])):
+            _dispatch(accepted.record.id, accepted.record.queue)
     else:
-        try:
-            get_dispatcher().send(GRADE_TASK, record.id, queue)
-        except Exception as exc:
-            logger.exception("could not queue submission %s", record.id)
-            store.finish(record.id, "failed", error="the grader could not queue this "
-                                                    "submission; submit again later")
-            raise ApiError(503, "the grading queue is unavailable; try again later") from exc
+        _dispatch(record.id, queue)
     found = accepted.record
     url = url_for("api.get_submission", submission_id=found.id)
     extra["Location"] = url
     return SubmissionAccepted(id=found.id, status=found.status, exercise=found.exercise,
                               learner=found.learner, url=url), 202, extra
+
+
+def _dispatch(submission_id: str, queue: str) -> None:
+    try:
+        get_dispatcher().send(GRADE_TASK, submission_id, queue)
+    except Exception as exc:
+        logger.exception("could not queue submission %s", submission_id)
+        get_store().finish(submission_id, "failed", error="the grader could not queue this "
+                                                          "submission; submit again later")
+        raise ApiError(503, "the grading queue is unavailable; try again later") from exc
 
 
 def submission_view(record: SubmissionRecord) -> SubmissionView:
@@ -180,10 +202,19 @@ def get_submission(submission_id: str) -> SubmissionView:
     record = store.get_submission(submission_id) if len(submission_id) <= 64 else None
     if record is None or not may_act_for(token, record.learner):
         raise ApiError(404, f"no submission {submission_id!r}")
-    deadline = time.monotonic() + min(query.wait, float(current_app.config["MAX_WAIT_S"]))
-    delay = 0.005
-    while not record.finished and time.monotonic() < deadline:
-        time.sleep(min(delay, max(deadline - time.monotonic(), 0)))
-        delay = min(delay * 1.5, 0.02)
-        record = store.get_submission(submission_id) or record
+    wait_s = min(query.wait, float(current_app.config["MAX_WAIT_S"]))
+    if wait_s <= 0 or record.finished:
+        return submission_view(record)
+    cap = int(current_app.config["MAX_POLLS_PER_TOKEN"])
+    try:
+        with long_poll(store, token.id, cap, wait_s + 5):
+            deadline = time.monotonic() + wait_s
+            delay = 0.005
+            while not record.finished and time.monotonic() < deadline:
+                time.sleep(min(delay, max(deadline - time.monotonic(), 0)))
+                delay = min(delay * 1.5, 0.02)
+                record = store.get_submission(submission_id) or record
+    except TooManyPolls as exc:
+        raise ApiError(429, f"{exc}; wait for one to end, or poll without ?wait=",
+                       headers={"Retry-After": "1"}) from exc
     return submission_view(record)

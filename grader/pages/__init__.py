@@ -10,18 +10,18 @@ See ``docs/pages.md``.
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
 from typing import Any
 
+import redis
 from flask import Flask, Response, current_app, render_template, request
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
 
-from grader.accounts import AccountStore
+from grader.accounts import AccountStore, set_hash_concurrency
 from grader.api.blueprint import bp as api_bp
+from grader.errors import store_unavailable
 from grader.pages import auth, cli, filters, learn, teach
 from grader.pages.session import current_account
-from grader.storage import get_store
 
 logger = logging.getLogger(__name__)
 csrf = CSRFProtect()
@@ -77,6 +77,9 @@ def _crash_page(exc: Exception) -> tuple[str, int]:
 BLUEPRINTS = (auth.bp, learn.bp, teach.bp)
 for _blueprint in BLUEPRINTS:
     _blueprint.register_error_handler(HTTPException, _error_page)
+    # Before the catch-all below: Redis down is 503 with Retry-After, not a crash.
+    _blueprint.register_error_handler(redis.ConnectionError, store_unavailable)
+    _blueprint.register_error_handler(redis.TimeoutError, store_unavailable)
     _blueprint.register_error_handler(Exception, _crash_page)
 
 
@@ -85,11 +88,7 @@ def _ensure_secret(app: Flask) -> None:
     ``GRADER_SECRET_KEY``, else one kept in Redis (created by the first process)."""
     if app.secret_key:
         return
-    try:
-        app.secret_key = AccountStore(get_store()).session_secret()
-    except Exception:
-        logger.exception("no SECRET_KEY configured and Redis is unreachable")
-        raise
+    app.secret_key = AccountStore(app.extensions["grader.store"]).session_secret()
     logger.warning("no GRADER_SECRET_KEY configured; signing sessions with a key kept in Redis")
 
 
@@ -99,10 +98,14 @@ def _context() -> dict[str, Any]:
 
 def init_app(app: Flask) -> None:
     """Register the pages and everything they need."""
-    app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
-    app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
-    app.config.setdefault("PERMANENT_SESSION_LIFETIME", timedelta(days=14))
+    # Cookie settings come from grader.config.Config (Flask defines its own defaults, so a
+    # setdefault here would never apply).
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)  # valid as long as the session
+    set_hash_concurrency(int(app.config["ARGON2_MAX_CONCURRENT"]))
+    try:  # now, so that a new web worker's first request does not find it missing
+        _ensure_secret(app)
+    except redis.RedisError:
+        logger.warning("Redis is unreachable; the session key is loaded on the first request")
 
     @app.before_request  # before CSRF's own hook, which needs the key
     def _secret() -> None:

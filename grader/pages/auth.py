@@ -3,10 +3,10 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
-from grader.accounts import AccountError
+from grader.accounts import AccountError, HashingBusy
 from grader.limits import limiter
 from grader.pages.forms import AcceptInvitationForm, PostForm, SignInForm
 from grader.pages.session import current_account, get_accounts, safe_next, sign_in, sign_out
@@ -15,8 +15,26 @@ bp = Blueprint("auth", __name__)
 
 
 def _signin_key() -> str:
-    # Guessing is limited per address and per username, whichever is hit first.
     return f"signin:{request.remote_addr}"
+
+
+def _account_key() -> str:
+    # Per account too: guessing one account's password from many addresses is limited alike.
+    username = (request.form.get("username") or "").strip().lower()[:128]
+    return f"signin-account:{username}"
+
+
+def _address_limit() -> str:
+    return str(current_app.config["SIGNIN_RATE_LIMIT"])
+
+
+def _account_limit() -> str:
+    return str(current_app.config["SIGNIN_ACCOUNT_RATE_LIMIT"])
+
+
+def _failed(response: Response) -> bool:
+    # Only failed sign-ins count: a successful one must not lock anyone out.
+    return response.status_code == 401
 
 
 def _home() -> str:
@@ -27,7 +45,8 @@ def _home() -> str:
 
 
 @bp.route("/signin", methods=["GET", "POST"])
-@limiter.limit("20 per minute", key_func=_signin_key, methods=["POST"])
+@limiter.limit(_address_limit, key_func=_signin_key, methods=["POST"], deduct_when=_failed)
+@limiter.limit(_account_limit, key_func=_account_key, methods=["POST"], deduct_when=_failed)
 def signin() -> Response | str | tuple[str, int]:
     """The sign-in form; on success, back to where the visitor was going."""
     form = SignInForm()
@@ -36,7 +55,11 @@ def signin() -> Response | str | tuple[str, int]:
         if current_account() is not None:
             return redirect(safe_next(form.next.data) or _home())
     if form.validate_on_submit():
-        account = get_accounts().authenticate(form.username.data or "", form.password.data or "")
+        try:
+            account = get_accounts().authenticate(form.username.data or "",
+                                                  form.password.data or "")
+        except HashingBusy:
+            abort(503, "Too many people are signing in at once. Try again in a moment.")
         if account is not None:
             sign_in(account)
             return redirect(safe_next(form.next.data) or _home())
@@ -55,7 +78,7 @@ def signout() -> Response:
 
 
 @bp.route("/invite/<token>", methods=["GET", "POST"])
-@limiter.limit("20 per minute", key_func=_signin_key, methods=["POST"])
+@limiter.limit(_address_limit, key_func=_signin_key, methods=["POST"])
 def invitation(token: str) -> Response | str | tuple[str, int]:
     """Accept an invitation: choose a password, and be signed in."""
     accounts = get_accounts()
@@ -68,6 +91,8 @@ def invitation(token: str) -> Response | str | tuple[str, int]:
             account = accounts.accept(token, form.password.data or "")
         except AccountError as exc:
             form.password.errors = [str(exc)]
+        except HashingBusy:
+            abort(503, "Too many people are signing in at once. Try again in a moment.")
         else:
             sign_in(account)
             flash(f"Welcome, {account.display_name}! Your account is ready.", "success")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
@@ -78,8 +79,14 @@ def from_zip(data: bytes, reference: str | None = None) -> UploadedExercise:
     total = 0
     for info in entries:
         path = PurePosixPath(info.filename)
-        with archive.open(info) as member:  # read capped: a header's size can lie
-            content = member.read(MAX_BUNDLE_BYTES + 1)
+        try:
+            with archive.open(info) as member:  # read capped: a header's size can lie
+                content = member.read(MAX_BUNDLE_BYTES + 1)
+        except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError,
+                RuntimeError) as exc:  # bad CRC, truncated data, unknown method, encrypted
+            raise BundleError(f"{info.filename} in the zip cannot be read: it is damaged, "
+                              "encrypted or compressed in a way this grader does not read"
+                              ) from exc
         total += len(content)
         if total > MAX_BUNDLE_BYTES:
             raise BundleError(f"the zip unpacks to more than {MAX_BUNDLE_BYTES // 2**20} MB")

@@ -1,7 +1,9 @@
 """Who is signed in: the account behind the session cookie, and the decorators that require one.
 
-The cookie (Flask's signed session) holds the username and the account's password epoch; a
-password change bumps the epoch and so ends every older session.
+The cookie (Flask's signed session) holds the username, the account's password epoch and a
+random session id that must still be live in Redis (:meth:`AccountStore.open_session`): signing
+out ends the session on the server, so a cookie captured before sign-out no longer works, and a
+password change ends every session of the account (and bumps the epoch).
 """
 
 from __future__ import annotations
@@ -36,9 +38,12 @@ def current_account() -> Account | None:
         return cached  # type: ignore[no-any-return]
     account = None
     username = session.get("user")
-    if isinstance(username, str):
-        found = get_accounts().get(username)
-        if found is not None and session.get("epoch") == found.epoch:
+    session_id = session.get("sid")
+    if isinstance(username, str) and isinstance(session_id, str):
+        accounts = get_accounts()
+        found = accounts.get(username)
+        if (found is not None and session.get("epoch") == found.epoch
+                and accounts.session_user(session_id) == username):
             account = found
     g.grader_account = account
     return account
@@ -47,6 +52,9 @@ def current_account() -> Account | None:
 def sign_in(account: Account) -> None:
     """Start a fresh session for ``account`` (a new cookie, so no fixation)."""
     session.clear()
+    lifetime = current_app.permanent_session_lifetime
+    session["sid"] = get_accounts().open_session(account.username,
+                                                 int(lifetime.total_seconds()))
     session["user"] = account.username
     session["epoch"] = account.epoch
     session.permanent = True
@@ -54,7 +62,10 @@ def sign_in(account: Account) -> None:
 
 
 def sign_out() -> None:
-    """End the session."""
+    """End the session, on the server too."""
+    session_id = session.get("sid")
+    if isinstance(session_id, str):
+        get_accounts().end_session(session_id)
     session.clear()
     g.grader_account = None
 
@@ -62,6 +73,9 @@ def sign_out() -> None:
 def safe_next(target: str | None) -> str | None:
     """``target`` if it is a path on this site (never another host), else None."""
     if not target or not target.startswith("/") or target.startswith("//"):
+        return None
+    # CR/LF would split the Location header; other controls have no place in a path either.
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in target):
         return None
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or "\\" in target:

@@ -62,14 +62,23 @@ def enqueue(exercise: ExerciseInfo, learner: str, source: str, filename: str | N
     accepted = store.create_submission(record, source, idempotency,
                                        int(current_app.config["IDEMPOTENCY_TTL_S"]))
     if not accepted.created and accepted.fingerprint_matches:
-        return accepted.record
+        found = accepted.record
+        # The request that created it may have died before sending its task: send it now,
+        # unless a task already names it.
+        if found.status == "queued" and not store.messages_naming([found.id]):
+            _send(found.id, found.queue)
+        return found
     if not accepted.created:  # the same form sent again with other code: a new attempt
         return enqueue(exercise, learner, source, filename, submitted_by, None)
-    try:
-        get_dispatcher().send(GRADE_TASK, record.id, queue)
-    except Exception as exc:
-        logger.exception("could not queue submission %s", record.id)
-        store.finish(record.id, "failed",
-                     error="the grader could not queue this submission; submit again later")
-        raise QueueUnavailable(str(exc)) from exc
+    _send(record.id, queue)
     return accepted.record
+
+
+def _send(submission_id: str, queue: str) -> None:
+    try:
+        get_dispatcher().send(GRADE_TASK, submission_id, queue)
+    except Exception as exc:
+        logger.exception("could not queue submission %s", submission_id)
+        get_store().finish(submission_id, "failed", error="the grader could not queue this "
+                                                          "submission; submit again later")
+        raise QueueUnavailable(str(exc)) from exc

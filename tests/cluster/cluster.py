@@ -162,7 +162,9 @@ class Cluster:
             "GRADER_REDIS_URL": self.redis_url,
             "GRADER_KEY_PREFIX": self.prefix,
             "GRADER_EXERCISES_DIR": str(self.course),
-            "GRADER_CALLBACK_SECRET": "cluster-test",
+            # Production mode, as on real hosts: real secrets (Redis has a password too).
+            "GRADER_CALLBACK_SECRET": secrets.token_hex(32),
+            "GRADER_SECRET_KEY": secrets.token_hex(32),
             "GRADER_HEARTBEAT_S": "1",
             "GRADER_RESTORE_INTERVAL_S": "1",
             "GRADER_VISIBILITY_TIMEOUT_S": str(self.visibility_timeout_s),

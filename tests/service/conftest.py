@@ -198,13 +198,16 @@ def namespace_factory(redis_url: str, tmp_path_factory: pytest.TempPathFactory) 
     """Make namespaces; their workers are stopped at the end of the session."""
     made: list[Namespace] = []
 
-    def make(**settings: Any) -> Namespace:
+    def make(redis: str | None = None, **settings: Any) -> Namespace:
+        """A namespace on the session's Redis (or on ``redis``, a URL of the test's own)."""
+        url = redis or redis_url
         prefix = f"t{uuid.uuid4().hex[:8]}"
         tmp = tmp_path_factory.mktemp(prefix)
         env = {k: v for k, v in os.environ.items() if not k.startswith("GRADER_")}
         env.update({
-            "GRADER_REDIS_URL": redis_url,
+            "GRADER_REDIS_URL": url,
             "GRADER_KEY_PREFIX": prefix,
+            "GRADER_MODE": "development",  # the test Redis has no password
             "GRADER_EXERCISES_DIR": str(COURSE),
             "GRADER_CALLBACK_SECRET": CALLBACK_SECRET,
             "GRADER_CALLBACK_RETRIES": "3",
@@ -213,16 +216,20 @@ def namespace_factory(redis_url: str, tmp_path_factory: pytest.TempPathFactory) 
             "GRADER_HEARTBEAT_S": "1",
             "GRADER_RESTORE_INTERVAL_S": "1",
             "GRADER_CACHE_DIR": str(tmp / "cache"),
+            # The tests' callback receivers listen on 127.0.0.1, explicitly allow-listed;
+            # nothing else that is not public may receive a callback.
+            "GRADER_CALLBACK_ALLOWED_NETWORKS": "127.0.0.1/32",
             "PYTHONUNBUFFERED": "1",
         })
         env.update({f"GRADER_{k.upper()}": str(v) for k, v in settings.items()})
-        store = Store.from_url(redis_url, prefix)
+        store = Store.from_url(url, prefix)
         app = create_app({
-            "TESTING": True, "REDIS_URL": redis_url, "KEY_PREFIX": prefix,
+            "TESTING": True, "REDIS_URL": url, "KEY_PREFIX": prefix,
             "EXERCISES_DIR": str(COURSE), "SUBMIT_RATE_LIMIT": "1000 per minute",
             "VALIDATION_TIMEOUT_S": 120,
+            "CALLBACK_ALLOWED_NETWORKS": env["GRADER_CALLBACK_ALLOWED_NETWORKS"],
         })
-        ns = Namespace(prefix, redis_url, env, store, app, tmp)
+        ns = Namespace(prefix, url, env, store, app, tmp)
         for role, learner in (("instructor", None), ("lms", None), ("learner", "ann")):
             ns.tokens[role] = store.create_token(role, f"test {role}", learner)[0]  # type: ignore[arg-type]
         ns.tokens["other_learner"] = store.create_token("learner", "bob", "bob")[0]

@@ -30,7 +30,7 @@ def test_compose_has_the_four_services(compose: dict[str, Any]) -> None:
 def test_redis_persists_append_only_to_a_volume(compose: dict[str, Any]) -> None:
     redis = compose["services"]["redis"]
     command = " ".join(redis["command"])
-    assert "--appendonly yes" in command
+    assert "--appendonly yes" in command and "--requirepass" in command
     volume = redis["volumes"][0].split(":")
     assert volume[1] == "/data" and volume[0] in compose["volumes"]
 
@@ -66,7 +66,8 @@ def test_workers_consume_their_queues(compose: dict[str, Any]) -> None:
 def test_every_service_reaches_the_same_redis(compose: dict[str, Any]) -> None:
     for name in ("web", "worker-cpu", "worker-gpu"):
         env = compose["services"][name]["environment"]
-        assert env["GRADER_REDIS_URL"] == "redis://redis:6379/0"
+        assert env["GRADER_REDIS_URL"] == (
+            "redis://:${GRADER_REDIS_PASSWORD:?set GRADER_REDIS_PASSWORD}@redis:6379/0")
 
 
 @pytest.mark.parametrize("service", ["worker-cpu", "worker-gpu"])

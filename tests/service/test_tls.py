@@ -5,6 +5,7 @@ a real worker all talk to it with the certificate checked against the deployment
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import subprocess
 import uuid
@@ -98,7 +99,7 @@ def test_a_submission_is_graded_with_every_hop_over_tls(
     env.update(GRADER_REDIS_URL=url, GRADER_KEY_PREFIX=prefix,
                GRADER_EXERCISES_DIR=str(COURSE), GRADER_HEARTBEAT_S="1",
                GRADER_CACHE_DIR=str(tmp_path / "cache"), GRADER_SANDBOX_WARM="1",
-               PYTHONUNBUFFERED="1")
+               GRADER_CALLBACK_SECRET=secrets.token_hex(32), PYTHONUNBUFFERED="1")
     worker = WorkerProcess(env).start(tmp_path / "worker.log")
     try:
         store = Store.from_url(url, prefix)
