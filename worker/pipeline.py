@@ -281,9 +281,7 @@ class Pipeline:
                 else:
                     passed, message = False, case_message.split("\n")[0]
                 names: list[str] = []
-                if not case.visible:
-                    message = _hidden_check_message(passed, status, case_message)
-                elif not passed:
+                if not passed:
                     here = expected[case.name]
 
                     def twin(name: str, here: Expected = here) -> Observation:
@@ -293,6 +291,10 @@ class Pipeline:
                         if m.check == spec.key and recognise(m, outcome, got, twin, device):
                             names.append(m.id)
                             message += f"\nHint: {m.hint.strip()}"
+                if not case.visible:
+                    # The misconception's name stays (instructors' statistics); its hint and
+                    # the check's message, which may quote hidden values, do not.
+                    message = _hidden_check_message(passed, status, case_message)
                 items.append((CheckResult(
                     name=spec.key, case=case.name, visible=case.visible, passed=passed,
                     score=0.0, max_score=0.0, message=message, misconceptions=names,

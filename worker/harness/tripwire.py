@@ -69,14 +69,15 @@ def install(learner_files: set[str], trip: Callable[[str, str], None]) -> Callab
     str_type, bytes_type = str, bytes
     add_file = learner_files.add
 
-    def origin() -> FrameType | None:
-        # Frame 0 is this function, 1 the hook; 2 raised the event (or called the C function
-        # that did).
+    def origin(through: str = "\0", imports: bool = True) -> FrameType | None:
+        # Frame 0 is this function, 1 judge, 2 the hook; 3 raised the event (or called the C
+        # function that did). Frames of files under ``through`` (a package whose wrappers
+        # raise the events on the caller's behalf, such as ctypes) are skipped too.
         frame: FrameType | None = getframe(3)
         while frame is not None:
             code = frame.f_code
             filename = code.co_filename
-            if filename.startswith("<frozen importlib"):
+            if (imports and filename.startswith("<frozen importlib")) or through in filename:
                 frame = frame.f_back
                 continue
             if (module_of(filename), code.co_name) in relays:
@@ -122,7 +123,9 @@ def install(learner_files: set[str], trip: Callable[[str, str], None]) -> Callab
             where = learners(origin())
             return None if where is None else (f"{event}({name})", where)
         if event == "compile" or event == "exec":
-            where = learners(origin())
+            # Only the learner's own compile() and exec(): an import the learner's code
+            # triggers compiles library code through importlib's frames, which count here.
+            where = learners(origin(imports=False))
             if where is not None:
                 # Code the learner compiles counts as the learner's, whatever it is called.
                 target = args[1] if event == "compile" and len(args) > 1 else (
@@ -137,7 +140,7 @@ def install(learner_files: set[str], trip: Callable[[str, str], None]) -> Callab
                 where = learners(origin())
                 return None if where is None else (f"import {args[0]}", where)
             return None
-        where = learners(origin())
+        where = learners(origin("/ctypes/" if event.startswith("ctypes.") else "\0"))
         return None if where is None else (event, where)
 
     sys.addaudithook(hook)
