@@ -28,11 +28,19 @@ def make_runner(name: str, library: ExerciseLibrary | None = None) -> Runner:
     """The runner named in the configuration (``GRADER_RUNNER``).
 
     ``sandbox`` (the default) starts the slot's zygote at once, so that a machine where strict
-    mode refuses says so before any grading; ``process`` runs learner code without isolation.
+    mode refuses says so before any grading; ``process`` runs learner code without isolation
+    and is refused unless ``GRADER_SANDBOX_STRICT=0``.
     The folders of ``library`` (e.g. ``grader --exercises DIR``) are hidden from learner code
     like the shipped course's.
     """
     if name == "process":
+        # No isolation at all: development only, never in strict mode, and said on every
+        # result (ProcessRunner adds the notice).
+        if WorkerConfig.from_env().sandbox_strict:
+            raise SystemExit(
+                "grader: GRADER_RUNNER=process runs learner code without the sandbox (as the "
+                "worker's own user); it is allowed only in development mode, with "
+                "GRADER_SANDBOX_STRICT=0")
         return ProcessRunner()
     if name == "sandbox":
         from worker.sandbox import SandboxConfig, SandboxRunner, SandboxUnavailable

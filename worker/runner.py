@@ -342,6 +342,7 @@ class ProcessRunner:
         stdout, cut = read_capped(output_path, limits.output_bytes)
         outcome = builder.finish(status, message)
         outcome.stdout = stdout + ("\n[output cut: over the limit]" if cut else "")
+        outcome.notices.append(PROCESS_RUNNER_NOTICE)
         return outcome
 
     @staticmethod

@@ -63,9 +63,14 @@ def test_a_malformed_setting_is_refused_with_its_name() -> None:
         WorkerConfig.from_env({"GRADER_SANDBOX_STRICT": "maybe"})
 
 
-def test_the_process_runner_stays_selectable() -> None:
+def test_the_process_runner_is_selectable_only_in_development_mode(
+        monkeypatch: pytest.MonkeyPatch) -> None:
     from worker.cli import make_runner
 
+    monkeypatch.setenv("GRADER_SANDBOX_STRICT", "1")
+    with pytest.raises(SystemExit, match="GRADER_SANDBOX_STRICT=0"):
+        make_runner("process")
+    monkeypatch.setenv("GRADER_SANDBOX_STRICT", "0")
     assert isinstance(make_runner("process"), ProcessRunner)
 
 
