@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from spectree.model_adapter.pydantic_adapter import BaseFile
 
-from worker.protocol import CaseReport, CheckResult
+from worker.protocol import CaseReport, CheckResult, VerdictStatus
 from worker.store import (
     LEARNER_PATTERN,
     CaseInfo,
@@ -262,3 +262,7 @@ class SubmissionView(SubmissionSummary):
     stdout: str
     notices: list[str]
     callback: CallbackView | None
+    # The verdict's own status once graded: passed, failed, error, or tampering (a run was
+    # stopped for reaching into the grader; ``tampering`` says what it did, and where).
+    verdict: VerdictStatus | None = None
+    tampering: str | None = None

@@ -17,8 +17,8 @@ import torch
 
 from tests.sandbox.conftest import COURSE, GOOD, SECRET, SLUG, require_sandbox_machine
 from worker.config import ConfigError, WorkerConfig
-from worker.harness.main import normalise_memory_error
 from worker.harness.frames import encode_body, seal
+from worker.harness.main import normalise_memory_error
 from worker.observation import ObservationError
 from worker.pipeline import Pipeline
 from worker.runner import Job, Limits, OutcomeBuilder, ProcessRunner

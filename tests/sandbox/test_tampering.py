@@ -224,7 +224,7 @@ ROUTES = [
         def share_from_numpy(arr):
             return {COPY}
         """), False),
-    Route("hand-written-channel-then-exit", _src(f"""
+    Route("hand-written-channel-then-exit", _src("""
         import json, os, struct, torch
         def frame(header):
             text = json.dumps(header).encode()
@@ -233,7 +233,7 @@ ROUTES = [
         def share_from_numpy(arr):
             for fd in range(3, 12):
                 try:
-                    os.write(fd, frame({{"type": "done"}}))
+                    os.write(fd, frame({"type": "done"}))
                 except OSError:
                     pass
             os._exit(0)

@@ -115,15 +115,16 @@ def _json_encoder() -> Callable[[Any], str]:
     looks up module globals at call time)."""
     from json import encoder
 
-    make = encoder.c_make_encoder
-    if make is None:  # pragma: no cover - CPython always has _json
+    make: Any = getattr(encoder, "c_make_encoder", None)
+    escape: Any = getattr(encoder, "c_encode_basestring_ascii", None)
+    if make is None or escape is None:  # pragma: no cover - CPython always has _json
         dumps = json.dumps
         return dumps
 
     def refuse(value: object) -> None:
         raise TypeError(f"not JSON: {type(value).__name__}")
 
-    iterencode = make(None, refuse, encoder.c_encode_basestring_ascii, None, ": ", ", ",
+    iterencode = make(None, refuse, escape, None, ": ", ", ",
                       False, False, True)
     join = "".join
 

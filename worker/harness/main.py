@@ -121,14 +121,15 @@ def _on_learner_thread(task: Callable[[], Any], owner: int) -> tuple[bool, Any]:
 Snapshot = list[tuple[Callable[[], dict[str, Any]], dict[str, Any]]]
 
 
+def _held(space: dict[str, Any]) -> Callable[[], dict[str, Any]]:
+    return lambda: space
+
+
 def _snapshot() -> Snapshot:
     """The dictionaries whose contents the harness's code looks up at call time (modules'
     globals, the builtins, the encoder's class), with copies to compare against by identity."""
-    spaces: list[Callable[[], dict[str, Any]]] = [
-        (lambda space=space: space) for space in (
-            builtins.__dict__, observation.__dict__, invocation.__dict__, frames.__dict__,
-            globals())
-    ]
+    spaces = [_held(space) for space in (builtins.__dict__, observation.__dict__,
+                                         invocation.__dict__, frames.__dict__, globals())]
     spaces += [lambda: dict(vars(Encoder))]  # a class's own dict cannot be held: copy it
     return [(get, dict(get())) for get in spaces]
 

@@ -110,8 +110,8 @@ def install(learner_files: set[str], trip: Callable[[str, str], None]) -> Callab
             if type(path) is bytes_type:
                 path = path.decode(errors="replace")
             if type(path) is str_type and path.startswith("/proc/") and (
-                    path.endswith("/mem") or "/mem/" in path or "/task/" in path
-                    and path.endswith("mem")):
+                    path.endswith("/mem") or "/mem/" in path or ("/task/" in path
+                    and path.endswith("mem"))):
                 return f"open({path!r})", learners(origin()) or "your code"
             return None
         if event in always:
