@@ -6,7 +6,8 @@ environment.
 | variable | default | meaning |
 |---|---|---|
 | ``GRADER_EXERCISES_DIR`` | the shipped course | a course folder (or its ``exercises/``) |
-| ``GRADER_RUNNER`` | ``sandbox`` | ``sandbox`` (production) or ``process`` (no isolation) |
+| ``GRADER_RUNNER`` | ``sandbox`` | ``sandbox`` (production) or ``process`` (no isolation; |
+|  |  | only with ``GRADER_SANDBOX_STRICT=0``, with a notice on every result) |
 | ``GRADER_SANDBOX_STRICT`` | ``1`` | ``0``: run even when an isolation layer is missing, |
 |  |  | saying so on every result (development only) |
 | ``GRADER_SANDBOX_UID_BASE`` | ``61000`` | worker slot *n* runs learner code as uid base + *n* |
