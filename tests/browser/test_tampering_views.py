@@ -60,3 +60,21 @@ def test_cli_text_and_json_say_tampering() -> None:
     verdict = _verdict()
     assert "(tampering)" in render_text(verdict).splitlines()[0]
     assert '"status":"tampering"' in verdict.model_dump_json()
+
+
+def test_results_page_renders_the_tampering_line_and_hides_hidden_messages() -> None:
+    from flask import render_template
+
+    from grader.app import create_app
+
+    verdict = _verdict()
+    verdict.cases.append(CaseReport(name="h", visible=False, status="tampering",
+                                    message=verdict.error or ""))
+    record = _record()
+    app = create_app({"TESTING": True, "SECRET_KEY": "test", "SERVER_NAME": "localhost"})
+    with app.test_request_context("/"):
+        html = render_template("_result.html", record=record,
+                               result=result_view(record, verdict), status_url="/s",
+                               panel_url="/p")
+    assert 'data-testid="tampering"' in html
+    assert "Stopped for tampering" in html
