@@ -53,6 +53,7 @@ _flush_stderr = sys.stderr.flush
 _start_thread = _thread.start_new_thread
 _allocate_lock = _thread.allocate_lock
 _untyped_storage = torch.Tensor.untyped_storage
+_TENSOR_TYPES = (torch.Tensor, torch.nn.Parameter)
 _setprofile = sys.setprofile
 _modules = sys.modules
 
@@ -207,8 +208,7 @@ def run_job(job: dict[str, Any], fd: int) -> None:
         before = {n: encoder.encode(v, with_data=False) for n, v in args.items()}
         # The inputs' storage stays alive until observed, so that an input re-pointed during
         # the call (`x.data = ...`, `x.set_(...)`) cannot have its old address reused.
-        kept = [_untyped_storage(v) for v in args.values() if type(v) in (
-            torch.Tensor, torch.nn.Parameter)]
+        kept = [_untyped_storage(v) for v in args.values() if type(v) in _TENSOR_TYPES]
         rng_before = rng_fingerprints()
 
         def task(args: dict[str, Any] = args, name: str = case.name) -> dict[str, Any]:

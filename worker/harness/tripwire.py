@@ -18,6 +18,7 @@ calling) is tampering too.
 
 from __future__ import annotations
 
+import _thread
 import sys
 from collections.abc import Callable
 from types import FrameType
@@ -62,7 +63,12 @@ def install(learner_files: set[str], trip: Callable[[str, str], None]) -> Callab
     names learner code compiles); ``trip(event, where)`` reports and ends the process.
     """
     getframe = sys._getframe
-    busy = [False]
+    get_ident = _thread.get_ident
+    # Threads inside the hook right now (its own sys._getframe raises an event too). Per
+    # thread: one flag for all would let a learner's thread raise cheap events in a loop so
+    # that another thread's event arrives while the flag is up, and is skipped.
+    busy: set[int] = set()
+    enter, leave = busy.add, busy.discard
     watched = WATCHED.__contains__
     read, written, always, relays = READ, WRITTEN, ALWAYS, RELAYS
     module_of = _module_of
@@ -94,13 +100,14 @@ def install(learner_files: set[str], trip: Callable[[str, str], None]) -> Callab
     def hook(event: str, args: tuple[Any, ...]) -> None:
         if not watched(event) and not event.startswith("ctypes."):
             return
-        if busy[0]:
+        ident = get_ident()
+        if ident in busy:
             return
-        busy[0] = True
+        enter(ident)
         try:
             found = judge(event, args)
         finally:
-            busy[0] = False
+            leave(ident)
         if found is not None:
             trip(*found)
 
