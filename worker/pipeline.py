@@ -309,6 +309,8 @@ class Pipeline:
             verdict.score = 0.0
             verdict.tampering = tampered[0].tampering
             for check in verdict.checks:
+                if check.passed or not check.message:
+                    check.message = tampered[0].message
                 check.passed, check.score = False, 0.0
         return verdict
 
