@@ -23,7 +23,7 @@ import hmac
 import json
 import os
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -145,11 +145,11 @@ class FrameReader:
         self.buffer = bytearray()
         self.seq = 0
 
-    def feed(self, data: bytes) -> list[tuple[dict[str, Any], list[np.ndarray]]]:
-        """Add bytes; return the frames now complete, as (header, arrays). Raises
-        :class:`FrameError` on anything the harness never sends."""
+    def feed(self, data: bytes) -> Iterator[tuple[dict[str, Any], list[np.ndarray]]]:
+        """Add bytes; yield the frames now complete, as (header, arrays), one at a time, so
+        that frames before a bad one are handled before the bad one raises
+        :class:`FrameError` (on anything the harness never sends)."""
         self.buffer.extend(data)
-        frames = []
         while len(self.buffer) >= LENGTH.size:
             (length,) = LENGTH.unpack_from(self.buffer)
             if length > min(self.budget, self.max_frame):
@@ -166,8 +166,7 @@ class FrameReader:
             if not hmac.compare_digest(mac, _mac(self.key, self.seq, body)):
                 raise FrameError(f"frame {self.seq} is not authenticated (forged or replayed)")
             self.seq += 1
-            frames.append(parse_body(body))
-        return frames
+            yield parse_body(body)
 
 
 def parse_body(body: bytes) -> tuple[dict[str, Any], list[np.ndarray]]:
