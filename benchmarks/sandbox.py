@@ -199,6 +199,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--exercise", default="double-it")
     parser.add_argument("--submission", default="", help="default: a correct double_it")
     parser.add_argument("--skip-naive", action="store_true")
+    parser.add_argument("--micro-n", type=int, default=2000,
+                        help="repetitions of the per-case integrity measurement")
     args = parser.parse_args(argv)
 
     print(f"machine: {os.cpu_count()} cores, load average before {os.getloadavg()}")
@@ -233,8 +235,61 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  throughput, one at a time        {_ratio(series.rate, naive.rate)}")
         print(f"  throughput, {args.cores} in flight           "
               f"{_ratio(parallel.rate, naive_parallel.rate)}")
+    print("\nintegrity machinery, CPU per case (learner thread, hook, profiler, snapshot check)")
+    for label, micros in integrity_cost(args.micro_n):
+        print(f"  {label:<46} {micros:8.1f} us")
     print(f"\nload average after {os.getloadavg()}")
     return 0
+
+
+def integrity_cost(n: int) -> list[tuple[str, float]]:
+    """CPU per case of what the harness does to keep learner code away from it, against the
+    plain inline call it replaced: measured in this process, on CPU time, so that other load
+    on the machine (which makes the end-to-end p50 noisy) does not count. Installs the audit
+    hook in this process for good, so it runs last."""
+    from common.spec import CaseSpec
+    from worker.cases import build_inputs
+    from worker.harness import main as harness
+    from worker.harness import tripwire
+    from worker.invocation import call, invoke, observe
+    from worker.observation import Encoder, rng_fingerprints
+
+    case = CaseSpec.model_validate({"name": "c", "seed": 1, "args": {
+        "x": {"gen": "tensor", "shape": [3]}}})
+    inputs = build_inputs(case, "cpu")
+
+    def fn(x: Any) -> Any:
+        return x * 2
+
+    def timed(work: Any) -> float:
+        work()
+        start = time.process_time()
+        for _ in range(n):
+            work()
+        return (time.process_time() - start) / n * 1e6
+
+    owner = os.getpid()
+
+    def guarded() -> Any:
+        encoder = Encoder(1 << 20)
+        before = {k: encoder.encode(v, with_data=False) for k, v in inputs.items()}
+        rng = rng_fingerprints()
+        raw = harness._on_learner_thread(lambda: call(fn, inputs, ()), owner)[1]
+        return observe(raw, "c", inputs, before, rng, encoder)
+
+    snapshot = harness._snapshot()
+    results = [("inline call and observation (before)",
+                timed(lambda: invoke(fn, "c", inputs, (), 1 << 20))),
+               ("on a learner thread", timed(guarded))]
+    profile = tripwire.install({"/nowhere/submission.py"}, lambda event, where: None)
+    sys.setprofile(profile)
+    try:
+        results.append(("... with the audit hook and the profiler", timed(guarded)))
+        results.append(("snapshot check (with the profiler)",
+                        timed(lambda: harness._intact(snapshot))))
+    finally:
+        sys.setprofile(None)
+    return results
 
 
 if __name__ == "__main__":

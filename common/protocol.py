@@ -19,8 +19,11 @@ CaseStatus = Literal[
     "output_limit",
     "crashed",  # the process died (signal, os._exit, segfault)
     "not_run",  # an earlier case ended the run, or the submission never loaded
+    "tampering",  # the run was stopped for reaching into the grader (see docs/sandbox.md)
 ]
-VerdictStatus = Literal["passed", "failed", "error"]
+# "tampering": a run of the submission was stopped for reaching into the grader; no points,
+# and instructors see it as such.
+VerdictStatus = Literal["passed", "failed", "error", "tampering"]
 
 
 class _Model(BaseModel):
@@ -65,6 +68,7 @@ class Verdict(_Model):
     error: str | None = None
     content_hash: str = ""
     notices: list[str] = Field(default_factory=list)
+    tampering: str | None = None  # what the tripwire saw, for instructors to follow up
 
     @property
     def full_marks(self) -> bool:

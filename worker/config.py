@@ -6,7 +6,8 @@ environment.
 | variable | default | meaning |
 |---|---|---|
 | ``GRADER_EXERCISES_DIR`` | the shipped course | a course folder (or its ``exercises/``) |
-| ``GRADER_RUNNER`` | ``sandbox`` | ``sandbox`` (production) or ``process`` (no isolation) |
+| ``GRADER_RUNNER`` | ``sandbox`` | ``sandbox`` (production) or ``process`` (no isolation; |
+|  |  | only with ``GRADER_SANDBOX_STRICT=0``, with a notice on every result) |
 | ``GRADER_SANDBOX_STRICT`` | ``1`` | ``0``: run even when an isolation layer is missing, |
 |  |  | saying so on every result (development only) |
 | ``GRADER_SANDBOX_UID_BASE`` | ``61000`` | worker slot *n* runs learner code as uid base + *n* |
@@ -54,6 +55,12 @@ class WorkerConfig:
         if self.runner not in RUNNERS:
             raise ConfigError(f"GRADER_RUNNER={self.runner!r}: expected one of "
                               f"{', '.join(RUNNERS)}")
+        if self.runner == "process" and self.sandbox_strict:
+            # No isolation at all: development only, and said on every result (ProcessRunner
+            # adds the notice).
+            raise ConfigError("GRADER_RUNNER=process runs learner code without the sandbox (as "
+                              "the worker's own user); it is allowed only in development mode, "
+                              "with GRADER_SANDBOX_STRICT=0")
         if self.sandbox_warm < 1 or self.sandbox_recycle_after < 1:
             raise ConfigError("GRADER_SANDBOX_WARM and GRADER_SANDBOX_RECYCLE_AFTER must be at "
                               "least 1")

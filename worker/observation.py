@@ -3,8 +3,9 @@
 The same code observes the reference (in the trusted process) and the learner (inside the
 sandbox), so both sides are described identically. An observation is a JSON header (facts:
 dtypes, shapes, strides, storage pointers, ``_version``, autograd flags, identity with inputs,
-RNG state) plus numeric arrays, carried as one ``.npz`` payload that the trusted side loads with
-``allow_pickle=False`` and validates against the models below. Nothing in it is executed.
+RNG state) plus numeric arrays, carried as one frame (:mod:`worker.harness.frames`: raw,
+uncompressed, authenticated) that the trusted side validates against the models below. Nothing
+in it is executed.
 
 The functions this module calls on tensors are captured when it is imported, which in the
 sandbox happens before the learner's code is loaded: a learner who monkeypatches
@@ -13,10 +14,9 @@ sandbox happens before the learner's code is loaded: a learner who monkeypatches
 
 from __future__ import annotations
 
+import _random
 import hashlib
 import inspect
-import io
-import json
 import random
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -36,6 +36,8 @@ _resolve_neg = torch.Tensor.resolve_neg
 _data_ptr = torch.Tensor.data_ptr
 _untyped_storage = torch.Tensor.untyped_storage
 _storage_offset = torch.Tensor.storage_offset
+_storage_data_ptr = inspect.getattr_static(torch._C.StorageBase, "data_ptr")
+_storage_nbytes = inspect.getattr_static(torch._C.StorageBase, "nbytes")
 _stride = torch.Tensor.stride
 _is_contiguous = torch.Tensor.is_contiguous
 _element_size = torch.Tensor.element_size
@@ -46,6 +48,12 @@ _np_asarray = np.asarray
 _byte_bounds = np.lib.array_utils.byte_bounds
 _torch_rng_state = torch.get_rng_state
 _numpy_rng_state = np.random.get_state
+_python_rng_state = _random.Random.getstate
+_python_rng = random._inst
+_sha256 = hashlib.sha256
+_repr = repr
+_to_bytes = np.ndarray.tobytes
+RNG_NAMES = ("numpy", "random", "torch")
 
 
 def _tensor_attribute(name: str) -> Any:
@@ -64,6 +72,7 @@ _grad = _tensor_attribute("grad")
 _version = _tensor_attribute("_version")
 _layout = _tensor_attribute("layout")
 _is_quantized = _tensor_attribute("is_quantized")
+requires_grad_of = _requires_grad
 
 NUMERIC_KINDS = frozenset("biufc")
 MAX_SEQUENCE_ITEMS = 64
@@ -286,8 +295,8 @@ class Encoder:
             "grad_fn": None if grad_fn is None else type(grad_fn).__name__,
             "version": int(_version(t)),
             "data_ptr": ptr,
-            "storage_ptr": storage.data_ptr(),
-            "storage_nbytes": storage.nbytes(),
+            "storage_ptr": _storage_data_ptr(storage),
+            "storage_nbytes": _storage_nbytes(storage),
             "mem": (ptr, ptr + span * item) if numel else (ptr, ptr),
             "contiguous": bool(_is_contiguous(t)),
             "nbytes": numel * item,
@@ -341,55 +350,19 @@ class Encoder:
 
 
 def rng_fingerprints() -> dict[str, str]:
-    """Hashes of the global random states that a learner's function must leave alone."""
+    """Hashes of the global random states that a learner's function must leave alone (made
+    with functions captured at import, so that a learner replacing ``random.getstate`` or
+    ``hashlib`` does not hide a change)."""
     np_state: Any = _numpy_rng_state()
     return {
-        "torch": hashlib.sha256(_to_numpy(_torch_rng_state()).tobytes()).hexdigest(),
-        "numpy": hashlib.sha256(repr(np_state[2:]).encode() + np_state[1].tobytes()).hexdigest(),
-        "random": hashlib.sha256(repr(random.getstate()).encode()).hexdigest(),
+        "torch": _sha256(_to_bytes(_to_numpy(_torch_rng_state()))).hexdigest(),
+        "numpy": _sha256(_repr(np_state[2:]).encode() + _to_bytes(np_state[1])).hexdigest(),
+        "random": _sha256(_repr(_python_rng_state(_python_rng)).encode()).hexdigest(),
     }
-
-
-def pack(header: dict[str, Any], arrays: list[np.ndarray]) -> bytes:
-    """One observation as ``.npz`` bytes: the header as UTF-8 JSON, then the arrays."""
-    buffer = io.BytesIO()
-    payload = {"header": np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)}
-    payload.update({f"a{i}": array for i, array in enumerate(arrays)})
-    np.savez(buffer, **payload)  # type: ignore[arg-type]
-    return buffer.getvalue()
 
 
 # ---------------------------------------------------------------------------------------------
 # Decoding (runs on the trusted side)
-
-
-def unpack(payload: bytes, max_bytes: int) -> tuple[dict[str, Any], dict[int, np.ndarray]]:
-    """Load an ``.npz`` payload without pickle; only numeric arrays are accepted."""
-    if len(payload) > max_bytes:
-        raise ObservationError(f"observation of {len(payload)} bytes exceeds {max_bytes}")
-    try:
-        with np.load(io.BytesIO(payload), allow_pickle=False) as archive:
-            names = list(archive.files)
-            if "header" not in names:
-                raise ObservationError("observation has no header")
-            header = json.loads(archive["header"].tobytes().decode())
-            arrays: dict[int, np.ndarray] = {}
-            for name in names:
-                if name == "header":
-                    continue
-                if not (name.startswith("a") and name[1:].isdigit()):
-                    raise ObservationError(f"unexpected entry {name!r}")
-                array = archive[name]
-                if array.dtype.kind not in NUMERIC_KINDS or array.dtype.hasobject:
-                    raise ObservationError(f"array {name} has non-numeric dtype {array.dtype}")
-                arrays[int(name[1:])] = array
-    except ObservationError:
-        raise
-    except Exception as exc:  # a corrupt zip or JSON is the sandbox's fault, never ours
-        raise ObservationError(f"unreadable observation: {exc}") from exc
-    if not isinstance(header, dict):
-        raise ObservationError("observation header is not a mapping")
-    return header, arrays
 
 
 def _value(facts: ValueFacts | None, arrays: dict[int, np.ndarray]) -> Value | None:

@@ -87,13 +87,25 @@ def _syntax_error(source: str) -> str | None:
     return None
 
 
+CLEAN_ENDS = ("completed", "load_error")
+HIDDEN_NOTE = "details of hidden cases are not shown"
+
+
 def _case_status(run: RunOutcome, case: str, observation: Observation | None) -> tuple[
     CaseStatus, str
 ]:
     """What happened to one case, in the learner's words."""
+    if run.status == "tampering":
+        return "tampering", run.message
     if observation is not None:
         error = observation.header.error
         if error is None:
+            if run.status not in CLEAN_ENDS and run.running_case is None:
+                # Every case had answered when the run went wrong (a crash, a protocol error,
+                # a timeout after the last case): such a run never passes.
+                return "crashed", (f"your function returned, but the run then ended badly: "
+                                   f"{run.message}; a run that does not end cleanly earns no "
+                                   "points")
             return "returned", ""
         if error.type == "MemoryError":
             return "memory_limit", "your function ran out of memory (MemoryError)"
@@ -111,6 +123,35 @@ def _case_status(run: RunOutcome, case: str, observation: Observation | None) ->
     if run.status == "completed":
         return "not_run", "not run"
     return "not_run", f"not run: an earlier problem ended the run ({run.message})"
+
+
+def _hidden_case_message(run: RunOutcome, status: CaseStatus, got: Observation | None) -> str:
+    """A hidden case's message: its status and at most an exception's type; never a message,
+    traceback, input or value (learner code can put hidden inputs into any of those)."""
+    error = got.header.error if got is not None else run.load_error
+    if status == "raised" and error is not None:
+        return f"your function raised {error.type} ({HIDDEN_NOTE})"
+    if status == "not_run" and error is not None:
+        if error.type == "MissingFunction":
+            return f"not run: {error.message}"
+        return f"not run: loading your code raised {error.type} ({HIDDEN_NOTE})"
+    return {
+        "returned": "",
+        "memory_limit": "your function ran out of memory on this case",
+        "timeout": "your code did not finish in time on this case",
+        "output_limit": "your code wrote too much output on this case",
+        "crashed": "the process crashed or misbehaved on this case, so the run failed",
+        "tampering": run.message,
+        "not_run": "not run: an earlier problem ended the run",
+    }.get(status, status)
+
+
+def _hidden_check_message(passed: bool, status: CaseStatus, case_message: str) -> str:
+    if passed:
+        return ""
+    if status != "returned":
+        return case_message.split("\n")[0]
+    return f"failed on this hidden case ({HIDDEN_NOTE})"
 
 
 class Pipeline:
@@ -257,7 +298,10 @@ class Pipeline:
             run = runs[case.name]
             got = run.observations.get(case.name)
             status, case_message = _case_status(run, case.name, got)
-            if got is not None and got.header.error is not None and got.header.error.traceback:
+            if not case.visible:
+                case_message = _hidden_case_message(run, status, got)
+            elif got is not None and got.header.error is not None and (
+                    got.header.error.traceback):
                 case_message += "\n" + got.header.error.traceback.rstrip()
             reports.append(CaseReport(
                 name=case.name,
@@ -290,12 +334,28 @@ class Pipeline:
                         if m.check == spec.key and recognise(m, outcome, got, twin, device):
                             names.append(m.id)
                             message += f"\nHint: {m.hint.strip()}"
+                if not case.visible:
+                    # The misconception's name stays (instructors' statistics); its hint and
+                    # the check's message, which may quote hidden values, do not.
+                    message = _hidden_check_message(passed, status, case_message)
                 items.append((CheckResult(
                     name=spec.key, case=case.name, visible=case.visible, passed=passed,
                     score=0.0, max_score=0.0, message=message, misconceptions=names,
                     extra_credit=spec.extra_credit,
                 ), spec.weight))
-        return self._scored(exercise, items, reports, stdout, notices, _run_error(runs))
+        hidden = {case.name for case in exercise.cases if not case.visible}
+        verdict = self._scored(exercise, items, reports, stdout, notices,
+                               _run_error(runs, hidden))
+        tampered = [r for r in runs.values() if r.status == "tampering"]
+        if tampered:
+            verdict.status = "tampering"
+            verdict.score = 0.0
+            verdict.tampering = tampered[0].tampering
+            for check in verdict.checks:
+                if check.passed or not check.message:
+                    check.message = tampered[0].message
+                check.passed, check.score = False, 0.0
+        return verdict
 
     @staticmethod
     def _scored(
@@ -341,13 +401,26 @@ class Pipeline:
         return self._scored(exercise, items, reports, "", [], error)
 
 
-def _run_error(runs: dict[str, RunOutcome]) -> str | None:
-    """The submission-level problem to report, if any: a load error or a run that ended early."""
-    for run in runs.values():
+def _run_error(runs: dict[str, RunOutcome], hidden: set[str]) -> str | None:
+    """The submission-level problem to report, if any: a load error or a run that ended early.
+    Of the hidden cases' run only the exception's type and fixed texts are told."""
+    unique = {id(run): (run, name in hidden) for name, run in runs.items()}
+    for run, is_hidden in unique.values():
         if run.load_error is not None:
             e = run.load_error
             if e.type == "MissingFunction":
                 return e.message
+            if is_hidden:
+                return (f"loading your code raised {e.type} in the hidden cases' run "
+                        f"({HIDDEN_NOTE})")
             return f"loading your code raised {e.type}: {e.message}\n{e.traceback}".rstrip()
-    problems = sorted({r.message for r in runs.values() if r.status != "completed"})
-    return "; ".join(problems) or None
+    problems = set()
+    for run, is_hidden in unique.values():
+        if run.status in ("completed",):
+            continue
+        if is_hidden and run.status not in ("tampering", "timeout", "memory_limit",
+                                            "output_limit"):
+            problems.add(f"the hidden cases' run ended badly ({run.status})")
+        else:
+            problems.add(run.message)
+    return "; ".join(sorted(problems)) or None

@@ -24,13 +24,18 @@ from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from common.spec import CaseSpec
-from worker.harness.frames import FrameReader
-from worker.observation import ErrorFacts, Observation, ObservationError, decode, unpack
+from worker.harness.frames import FrameError, FrameReader, new_key
+from worker.observation import ErrorFacts, Observation, ObservationError, decode
 
 RunStatus = Literal[
     "completed", "load_error", "timeout", "memory_limit", "output_limit", "crashed",
-    "protocol_error",
+    "protocol_error", "tampering",
 ]
+# The notice on every result graded without the sandbox (GRADER_RUNNER=process).
+PROCESS_RUNNER_NOTICE = (
+    "development mode (GRADER_RUNNER=process): learner code ran WITHOUT the sandbox, as the "
+    "worker's own user, with resource limits only. Do not grade real submissions like this."
+)
 
 
 # The share of each GPU's memory one job may allocate through torch's caching allocator
@@ -64,8 +69,9 @@ class Job:
     probes: dict[str, tuple[str, ...]] = field(default_factory=dict)
     limits: Limits = Limits()
 
-    def _fields(self, source_path: str) -> dict[str, Any]:
+    def _fields(self, source_path: str, key: bytes) -> dict[str, Any]:
         return {
+            "key": key.hex(),
             "source_path": source_path,
             "function": self.function,
             "cases": [c.model_dump() for c in self.cases],
@@ -75,14 +81,15 @@ class Job:
             "gpu_memory_fraction": self.limits.gpu_memory_fraction,
         }
 
-    def payload(self, source_path: str) -> bytes:
-        """The job as the harness reads it on stdin."""
-        return json.dumps(self._fields(source_path)).encode()
+    def payload(self, source_path: str, key: bytes) -> bytes:
+        """The job as the harness reads it on stdin, with the run's MAC key."""
+        return json.dumps(self._fields(source_path, key)).encode()
 
-    def sandbox_payload(self) -> bytes:
+    def sandbox_payload(self, key: bytes) -> bytes:
         """The job as a sandboxed child reads it: with the source (written inside the sandbox,
-        never on the host) and the limits it applies to itself before loading the code."""
-        fields = self._fields("")
+        never on the host), the run's MAC key and the limits it applies to itself before
+        loading the code."""
+        fields = self._fields("", key)
         fields["source"] = self.source
         fields["limits"] = {
             "time_s": self.limits.time_s,
@@ -105,6 +112,7 @@ class RunOutcome:
     load_error: ErrorFacts | None = None
     running_case: str | None = None
     notices: list[str] = field(default_factory=list)
+    tampering: str | None = None  # the event the tripwire saw, and where
 
 
 class Runner(Protocol):
@@ -118,26 +126,35 @@ class Runner(Protocol):
 class OutcomeBuilder:
     """Turns the frames a harness sent into a RunOutcome (shared by every runner).
 
-    Frames come from the learner's process, so they are checked: in order, for the job's own
-    cases only, each case at most once. Anything else is a protocol error.
+    Frames come from the learner's process, so they are checked: sealed with this run's key
+    (see :mod:`worker.harness.frames`), within the run's observation budget, ``ready`` once and
+    first, for the job's own cases only, each case at most once. Anything else is a protocol
+    error. The run's deadline is fixed: the start-up allowance, then the time limit from the
+    one ``ready``, and never later than both added to the moment the run began.
     """
 
-    def __init__(self, limits: Limits, cases: tuple[str, ...] | None = None) -> None:
+    def __init__(self, limits: Limits, cases: tuple[str, ...] | None = None,
+                 key: bytes | None = None) -> None:
         self.limits = limits
         self.cases = cases
-        self.reader = FrameReader(limits.observation_bytes + 2**20)
+        self.key = key if key is not None else new_key()
+        per_frame = limits.observation_bytes + 2**20
+        self.reader = FrameReader(self.key, per_frame * (len(cases or ()) + 1), per_frame)
         self.outcome = RunOutcome(status="crashed")
         self.done = False
         self.loaded = False
         self.ready_at: float | None = None
-        self.startup_deadline = time.monotonic() + limits.startup_s
+        started = time.monotonic()
+        self.startup_deadline = started + limits.startup_s
+        self.final_deadline = started + limits.startup_s + limits.time_s
 
     def time_left(self) -> float:
         """Seconds until the run must end: the start-up allowance until the harness is ready,
-        then the time limit counted from that moment."""
+        then the time limit counted from that moment (and never past the final deadline)."""
+        now = time.monotonic()
         if self.ready_at is None:
-            return self.startup_deadline - time.monotonic()
-        return self.ready_at + self.limits.time_s - time.monotonic()
+            return self.startup_deadline - now
+        return min(self.ready_at + self.limits.time_s, self.final_deadline) - now
 
     def overtime(self) -> tuple[RunStatus, str]:
         """The status of a run that outlived :meth:`time_left`."""
@@ -147,10 +164,13 @@ class OutcomeBuilder:
 
     def feed(self, data: bytes) -> None:
         """Consume bytes from the result channel; a malformed frame ends in protocol_error."""
-        for payload in self.reader.feed(data):
-            header, arrays = unpack(payload, self.limits.observation_bytes + 2**20)
+        for header, arrays in self.reader.feed(data):
             kind = header.get("type")
+            if self.ready_at is None and kind != "ready":
+                raise ObservationError(f"a {kind!r} frame came before 'ready'")
             if kind == "ready":
+                if self.ready_at is not None:
+                    raise ObservationError("'ready' came twice")
                 self.ready_at = time.monotonic()
             elif kind == "loaded":
                 self.loaded = True
@@ -160,7 +180,7 @@ class OutcomeBuilder:
             elif kind == "start":
                 self.outcome.running_case = self._expected_case(header.get("case"))
             elif kind == "case":
-                observation = decode(header.get("observation") or {}, arrays)
+                observation = decode(header.get("observation") or {}, dict(enumerate(arrays)))
                 name = observation.header.case
                 if name != self.outcome.running_case:
                     raise ObservationError(f"an observation of case {name!r} was not expected")
@@ -170,6 +190,10 @@ class OutcomeBuilder:
                 unseen = [c for c in self.cases or () if c not in self.outcome.observations]
                 if self.outcome.running_case is not None or unseen:
                     raise ObservationError("the run claimed to be done before all its cases")
+                self.done = True
+            elif kind == "tampering":
+                event, where = str(header.get("event", "?")), str(header.get("where", "?"))
+                self.outcome.tampering = f"{event} ({where})"[:400]
                 self.done = True
             else:
                 raise ObservationError(f"unknown frame type {kind!r}")
@@ -182,9 +206,16 @@ class OutcomeBuilder:
         return name
 
     def finish(self, status: RunStatus | None, message: str = "") -> RunOutcome:
-        """Settle the final status: an explicit one, else what the frames showed."""
+        """Settle the final status: tampering above all, then an explicit one, else what the
+        frames showed."""
         outcome = self.outcome
-        if status is not None:
+        if outcome.tampering is not None:
+            outcome.status = "tampering"
+            outcome.message = (
+                "the grader stopped your code for tampering: it reached for the grader's own "
+                f"state ({outcome.tampering}); such a run earns no points"
+            )
+        elif status is not None:
             outcome.status, outcome.message = status, message
         elif outcome.load_error is not None:
             outcome.status = "load_error"
@@ -303,7 +334,7 @@ class ProcessRunner:
         try:
             assert child.stdin is not None
             try:
-                child.stdin.write(job.payload(str(source_path)))
+                child.stdin.write(job.payload(str(source_path), builder.key))
                 child.stdin.close()
             except BrokenPipeError:
                 pass
@@ -318,6 +349,7 @@ class ProcessRunner:
         stdout, cut = read_capped(output_path, limits.output_bytes)
         outcome = builder.finish(status, message)
         outcome.stdout = stdout + ("\n[output cut: over the limit]" if cut else "")
+        outcome.notices.append(PROCESS_RUNNER_NOTICE)
         return outcome
 
     @staticmethod
@@ -336,7 +368,7 @@ class ProcessRunner:
                 return None, ""
             try:
                 builder.feed(data)
-            except (ObservationError, ValueError) as exc:
+            except (ObservationError, FrameError, ValueError) as exc:
                 return "protocol_error", protocol_message(exc)
 
 

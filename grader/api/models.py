@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from spectree.model_adapter.pydantic_adapter import BaseFile
 
 from common.callback_policy import check_callback_syntax
-from common.protocol import CaseReport, CheckResult
+from common.protocol import CaseReport, CheckResult, VerdictStatus
 from common.store import (
     LEARNER_PATTERN,
     CaseInfo,
@@ -258,3 +258,7 @@ class SubmissionView(SubmissionSummary):
     stdout: str
     notices: list[str]
     callback: CallbackView | None
+    # The verdict's own status once graded: passed, failed, error, or tampering (a run was
+    # stopped for reaching into the grader; ``tampering`` says what it did, and where).
+    verdict: VerdictStatus | None = None
+    tampering: str | None = None

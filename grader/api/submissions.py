@@ -182,7 +182,8 @@ def submission_view(record: SubmissionRecord) -> SubmissionView:
         error=record.error or (verdict.error if verdict else None),
         checks=verdict.checks if verdict else [], cases=verdict.cases if verdict else [],
         stdout=verdict.stdout if verdict else "", notices=verdict.notices if verdict else [],
-        callback=callback,
+        callback=callback, verdict=verdict.status if verdict else None,
+        tampering=verdict.tampering if verdict else None,
     )
 
 

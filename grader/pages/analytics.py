@@ -9,6 +9,7 @@ submissions first and at most :data:`MAX_VERDICTS` verdicts per page view.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from common.protocol import Verdict
@@ -111,3 +112,27 @@ def attempts_to_full_marks(records: list[SubmissionRecord]) -> AttemptsToFullMar
         else:
             counts[first] += 1
     return AttemptsToFullMarks(dict(sorted(counts.items())), not_yet)
+
+
+@dataclass(frozen=True)
+class TamperingReport:
+    """A submission whose run was stopped for tampering: who, when, and which event."""
+
+    submission: str
+    learner: str
+    when: float | None
+    event: str
+
+
+def tampering_reports(records: list[SubmissionRecord],
+                      verdict_of: Callable[[str], Verdict | None]) -> list[TamperingReport]:
+    """The newest graded submissions among ``records`` that were stopped for tampering, newest
+    first (``verdict_of`` is the store's ``get_result``)."""
+    graded = [r for r in records if r.status == "graded"][-MAX_VERDICTS:]
+    found = []
+    for record in graded:
+        verdict = verdict_of(record.id)
+        if verdict is not None and verdict.status == "tampering":
+            found.append(TamperingReport(record.id, record.learner, record.finished_at,
+                                         verdict.tampering or "(not recorded)"))
+    return found[::-1]

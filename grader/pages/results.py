@@ -26,6 +26,7 @@ CASE_STATUS_LABELS = {
     "output_limit": "printed too much",
     "crashed": "crashed",
     "not_run": "not run",
+    "tampering": "stopped for tampering",
 }
 
 
@@ -119,6 +120,7 @@ class ResultView:
     stdout: str
     stdout_truncated: bool
     check_totals: list[tuple[str, int, int]] = field(default_factory=list)
+    tampering: str | None = None  # what the tripwire saw (the run earned no points)
 
     @property
     def percent(self) -> int:
@@ -173,4 +175,5 @@ def result_view(record: SubmissionRecord, verdict: Verdict | None) -> ResultView
         notices=list(verdict.notices), cases=cases, stdout=stdout[:OUTPUT_CAP],
         stdout_truncated=len(stdout) > OUTPUT_CAP,
         check_totals=[(name, p, t) for name, (p, t) in totals.items()],
+        tampering=verdict.tampering,
     )

@@ -95,6 +95,7 @@ def exercise_stats(slug: str) -> str:
         score_chart=bar_chart(score_bars(stats.score_buckets),
                               f"Score distribution of {info.title}"),
         failing=analytics.failing_checks(analytics.verdicts_of(store, records)),
+        tampering=analytics.tampering_reports(records, store.get_result),
         reaching=reaching, attempts_chart=attempts_chart,
         stale=len(out_of_date(records, info.content_hash)),
         regrade=regrades.progress(latest) if latest else None,

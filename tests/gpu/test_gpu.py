@@ -86,7 +86,7 @@ def test_every_job_carries_the_cap_to_the_harness(sandbox: SandboxRunner) -> Non
     verdict = pipeline.grade("add-one", "def add_one(x):\n    return x + 1\n")
     assert verdict.full_marks, verdict
     assert recording.jobs and all(j.limits.gpu_memory_fraction == 0.4 for j in recording.jobs)
-    assert json.loads(recording.jobs[0].sandbox_payload())["gpu_memory_fraction"] == 0.4
+    assert json.loads(recording.jobs[0].sandbox_payload(bytes(32)))["gpu_memory_fraction"] == 0.4
 
 
 def test_a_cap_outside_zero_to_one_is_refused() -> None:

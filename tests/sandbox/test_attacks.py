@@ -127,7 +127,7 @@ ATTACKS = [
             if libc.ptrace(16, 1, 0, 0) != 0:  # PTRACE_ATTACH to PID 1
                 raise OSError(ctypes.get_errno(), "ptrace")
             return x * 2
-        """), "raised", "Errno 1"),
+        """), "tampering", "ctypes"),
     Attack("unshare-user-namespace", _src("""
         import ctypes
         def double_it(x):
@@ -135,7 +135,7 @@ ATTACKS = [
             if libc.unshare(0x10000000) != 0:
                 raise OSError(ctypes.get_errno(), "unshare")
             return x * 2
-        """), "raised", "Errno 1"),
+        """), "tampering", "ctypes"),
     Attack("mount-tmpfs", _src("""
         import ctypes
         def double_it(x):
@@ -143,7 +143,7 @@ ATTACKS = [
             if libc.mount(b"none", b"/job", b"tmpfs", 0, None) != 0:
                 raise OSError(ctypes.get_errno(), "mount")
             return x * 2
-        """), "raised", "Errno 1"),
+        """), "tampering", "ctypes"),
     Attack("kernel-interfaces-via-raw-syscalls", _src("""
         import ctypes, platform
         # x86_64 numbers: io_uring_setup, bpf, userfaultfd, perf_event_open, keyctl, add_key,
@@ -163,7 +163,7 @@ ATTACKS = [
                     reached.append(nr)
             print("reached the kernel:", reached)
             return x * 2 if reached else None
-        """), "returned"),
+        """), "tampering", "ctypes"),
     Attack("clone-into-new-namespaces", _src("""
         import ctypes, platform
         def double_it(x):
@@ -173,7 +173,7 @@ ATTACKS = [
             if libc.syscall(number, 0x10000000 | 0x40000000 | 17, 0, 0, 0, 0) == -1:
                 raise OSError(ctypes.get_errno(), "clone")
             return x * 2
-        """), "raised", "Errno 1"),
+        """), "tampering", "ctypes"),
     Attack("shell-escape", _src("""
         import subprocess
         def double_it(x):
@@ -191,7 +191,7 @@ ATTACKS = [
         def double_it(x):
             ctypes.CDLL(None).syscall(0x40000000 | 39)  # x32 getpid: killed by seccomp
             return x * 2
-        """), "crashed", "SIGSYS"),
+        """), "tampering", "ctypes"),
     Attack("fork-bomb", _src("""
         import os
         def double_it(x):
@@ -224,6 +224,11 @@ ATTACKS = [
     Attack("sleep-forever-ignoring-sigterm", _src("""
         import signal, time
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        def double_it(x):
+            time.sleep(10**6)
+        """), "not_run", "main thread"),  # signal handlers are refused: the code runs off it
+    Attack("sleep-forever", _src("""
+        import time
         def double_it(x):
             time.sleep(10**6)
         """), "timeout", "1 s"),
@@ -369,7 +374,7 @@ ATTACKS = [
         import ctypes
         def double_it(x):
             ctypes.string_at(0)
-        """), "crashed", "SIGSEGV"),
+        """), "tampering", "ctypes"),
     Attack("deep-recursion", _src("""
         import sys
         sys.setrecursionlimit(10**8)

@@ -18,8 +18,9 @@ import torch
 from common.spec import CaseSpec, ExerciseLibrary
 from tests.sandbox.conftest import COURSE, GOOD, SECRET, SLUG, require_sandbox_machine
 from worker.config import ConfigError, WorkerConfig
+from worker.harness.frames import encode_body, seal
 from worker.harness.main import normalise_memory_error
-from worker.observation import ObservationError, pack
+from worker.observation import ObservationError
 from worker.pipeline import Pipeline
 from worker.runner import Job, Limits, OutcomeBuilder, ProcessRunner
 from worker.sandbox import SandboxConfig, SandboxRunner, SandboxUnavailable
@@ -62,10 +63,13 @@ def test_a_malformed_setting_is_refused_with_its_name() -> None:
         WorkerConfig.from_env({"GRADER_SANDBOX_STRICT": "maybe"})
 
 
-def test_the_process_runner_stays_selectable() -> None:
+def test_the_process_runner_is_selectable_only_in_development_mode() -> None:
     from worker.runners import build_runner
 
-    assert isinstance(build_runner(WorkerConfig(runner="process")), ProcessRunner)
+    with pytest.raises(ConfigError, match="GRADER_SANDBOX_STRICT=0"):
+        WorkerConfig.from_env({"GRADER_RUNNER": "process"})
+    config = WorkerConfig.from_env({"GRADER_RUNNER": "process", "GRADER_SANDBOX_STRICT": "0"})
+    assert isinstance(build_runner(config), ProcessRunner)
 
 
 def test_an_unknown_runner_is_refused_with_its_name() -> None:
@@ -84,23 +88,31 @@ def test_refusal_names_each_missing_layer_and_the_switch() -> None:
 # -- what comes back over the result channel ----------------------------------------------------
 
 
-def _frame(header: dict[str, object]) -> bytes:
-    payload = pack(header, [])
-    return len(payload).to_bytes(8, "big") + payload
+class _Harness:
+    """Seals frames as the harness does, with the builder's key and in sequence."""
+
+    def __init__(self, builder: OutcomeBuilder) -> None:
+        self.key, self.seq = builder.key, 0
+
+    def frame(self, header: dict[str, object]) -> bytes:
+        self.seq += 1
+        return seal(self.key, self.seq - 1, encode_body(header, []))
 
 
 def test_an_observation_for_a_case_that_was_not_started_is_a_protocol_error() -> None:
     builder = OutcomeBuilder(Limits(), ("a", "b"))
-    builder.feed(_frame({"type": "ready"}) + _frame({"type": "loaded"}))
+    harness = _Harness(builder)
+    builder.feed(harness.frame({"type": "ready"}) + harness.frame({"type": "loaded"}))
     with pytest.raises(ObservationError, match="not one of this run's"):
-        builder.feed(_frame({"type": "start", "case": "hidden-elsewhere"}))
+        builder.feed(harness.frame({"type": "start", "case": "hidden-elsewhere"}))
 
 
 def test_done_before_every_case_ran_is_a_protocol_error() -> None:
     builder = OutcomeBuilder(Limits(), ("a",))
-    builder.feed(_frame({"type": "ready"}) + _frame({"type": "start", "case": "a"}))
+    harness = _Harness(builder)
+    builder.feed(harness.frame({"type": "ready"}) + harness.frame({"type": "start", "case": "a"}))
     with pytest.raises(ObservationError, match="done before all its cases"):
-        builder.feed(_frame({"type": "done"}))
+        builder.feed(harness.frame({"type": "done"}))
 
 
 @pytest.mark.parametrize(("kind", "message"), [

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from worker.checks.base import CheckContext, CheckOutcome, failed, passed, register, what
+from worker.checks.memory import swapped, swapped_message
 from worker.observation import Value
 
 
@@ -39,6 +40,8 @@ def input_unchanged(ctx: CheckContext, input: str | None = None) -> CheckOutcome
         after = ctx.got.target(f"input.{name}")
         if before is None or after is None:
             continue
+        if swapped(ctx, name):
+            return failed(swapped_message(name), changed=name, swapped=True)
         same, where = _same_numbers(before, after)
         if not same:
             return failed(

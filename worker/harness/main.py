@@ -2,12 +2,27 @@
 
 Two ways in: ``python -m worker.harness FD`` (the job as JSON on stdin; used by
 :class:`~worker.runner.ProcessRunner`), and :func:`serve`, which the sandbox's pre-forked child
-calls with the job on a pipe. Everything the harness needs is imported, and the functions it
-relies on captured, before the learner's code is loaded.
+calls with the job on a pipe.
+
+How it keeps learner code away from itself (see ``docs/sandbox.md``, "Tampering"):
+
+- every case's inputs are built, and everything the harness calls afterwards captured, before
+  the learner's code is loaded;
+- the learner's code (loading, each call, the probes that run its code) runs on a fresh thread
+  started from C, so its stack holds no harness frame, and signal handlers (which receive
+  frames, and run on the main thread only) cannot be installed;
+- the harness leaves ``sys.modules`` and ``__main__`` before the code loads;
+- the tripwire (:mod:`worker.harness.tripwire`) ends the run on introspection, and on learner
+  code running on the harness's thread;
+- frames are sealed with a per-run key that lives only in the writer's closure;
+- after each case the module and class dictionaries the harness relies on are compared with a
+  snapshot taken before the code loaded.
 """
 
 from __future__ import annotations
 
+import _thread
+import builtins
 import contextlib
 import json
 import os
@@ -21,18 +36,27 @@ from typing import Any, NoReturn
 import torch
 
 from common.spec import CaseSpec
+from worker import invocation, observation
 from worker.cases import build_inputs
-from worker.harness.frames import write_frame
+from worker.harness import frames, tripwire
 from worker.harness.gpu import GPU_UNAVAILABLE, GpuSetupError, prepare_device
-from worker.invocation import error_facts, invoke
+from worker.invocation import call, error_facts, observe
+from worker.observation import Encoder, rng_fingerprints
 
 SUBMISSION_MODULE = "submission"
+EXIT_TAMPERING = 86
 
 # Captured before learner code runs: a learner replacing them changes nothing here.
 _getpid = os.getpid
 _exit = os._exit
 _flush_stdout = sys.stdout.flush
 _flush_stderr = sys.stderr.flush
+_start_thread = _thread.start_new_thread
+_allocate_lock = _thread.allocate_lock
+_untyped_storage = torch.Tensor.untyped_storage
+_TENSOR_TYPES = (torch.Tensor, torch.nn.Parameter)
+_setprofile = sys.setprofile
+_modules = sys.modules
 
 # Allocation failures that torch and NumPy report with their own exception types.
 _OUT_OF_MEMORY = re.compile(
@@ -49,20 +73,6 @@ def load_submission(path: str) -> types.ModuleType:
     sys.modules[SUBMISSION_MODULE] = module
     exec(compile(source, path, "exec"), module.__dict__)
     return module
-
-
-def _only_in_harness_process(fn: Callable[..., Any], owner: int) -> Callable[..., Any]:
-    """``fn``, except that a process the learner forked never returns into the harness (where it
-    would send observations of its own)."""
-
-    def call(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        finally:
-            if _getpid() != owner:
-                _exit(0)
-
-    return call
 
 
 def normalise_memory_error(error: dict[str, Any] | None) -> None:
@@ -87,32 +97,110 @@ def _flush() -> None:
             flush()
 
 
+def _on_learner_thread(task: Callable[[], Any], owner: int) -> tuple[bool, Any]:
+    """Run ``task`` on a fresh thread (started from C: no harness frame below it) and wait.
+    Returns (True, value) or (False, exception). A process the learner forked never returns
+    into the harness."""
+    box: list[Any] = []
+    done = _allocate_lock()
+    done.acquire()
+
+    def run() -> None:
+        try:
+            box.append((True, task()))
+        except BaseException as exc:
+            box.append((False, exc))
+        finally:
+            if _getpid() != owner:
+                _exit(0)
+            done.release()
+
+    _start_thread(run, ())
+    done.acquire()
+    return box[0]  # type: ignore[no-any-return]
+
+
+Snapshot = list[tuple[Callable[[], dict[str, Any]], dict[str, Any]]]
+
+
+def _held(space: dict[str, Any]) -> Callable[[], dict[str, Any]]:
+    return lambda: space
+
+
+def _snapshot() -> Snapshot:
+    """The dictionaries whose contents the harness's code looks up at call time (modules'
+    globals, the builtins, the encoder's class), with copies to compare against by identity."""
+    spaces = [_held(space) for space in (builtins.__dict__, observation.__dict__,
+                                         invocation.__dict__, frames.__dict__, globals())]
+    spaces += [lambda: dict(vars(Encoder))]  # a class's own dict cannot be held: copy it
+    return [(get, dict(get())) for get in spaces]
+
+
+def _intact(snapshot: Snapshot) -> bool:
+    for get, copy in snapshot:
+        live = get()
+        if len(live) != len(copy):
+            return False
+        for key, value in copy.items():
+            if live.get(key, live) is not value:
+                return False
+    return True
+
+
+def _leave_sys_modules() -> None:
+    """Take the grader's modules out of ``sys.modules`` and give ``__main__`` an empty module:
+    learner code cannot import them (the sandbox has no copy to import) or find them there."""
+    for name in [n for n in _modules if n == "worker" or n.startswith("worker.")]:
+        del _modules[name]
+    _modules["__main__"] = types.ModuleType("__main__")
+
+
 def run_job(job: dict[str, Any], fd: int) -> None:
-    """Run every case of the job, streaming one frame per event to ``fd``."""
+    """Run every case of the job, streaming one sealed frame per event to ``fd``."""
     owner = _getpid()
+    write = frames.make_writer(bytes.fromhex(job.pop("key")), fd)
     source_path = job["source_path"]
+    device = job["device"]
     # Before "ready": starting CUDA for a cuda job takes a while, and is not the learner's time.
     try:
         prepare_device(job)
     except GpuSetupError as exc:
-        write_frame(fd, {"type": "ready"})
-        write_frame(fd, {"type": "load_error", "error": {
+        write({"type": "ready"}, [])
+        write({"type": "load_error", "error": {
             "type": GPU_UNAVAILABLE, "traceback": "",
             "message": f"the grader could not give this run its GPU ({exc}); this is not "
-                       "your code's fault, please submit again later"}})
+                       "your code's fault, please submit again later"}}, [])
         return
-    write_frame(fd, {"type": "ready"})  # the time limit starts now, not at interpreter start
-    try:
-        module = load_submission(source_path)
-    except BaseException as exc:
-        if _getpid() != owner:
-            _exit(0)
-        facts = error_facts(exc, source_path)
+    max_bytes = int(job["max_observation_bytes"])
+    cases = [CaseSpec.model_validate(raw) for raw in job["cases"]]
+    # Every input exists before the learner's code does: no generator it could patch.
+    inputs = {case.name: build_inputs(case, device) for case in cases}
+    probes = {case.name: tuple(job["probes"].get(case.name, ())) for case in cases}
+    learner_files = {source_path}
+    lock = _allocate_lock()
+
+    def send(header: dict[str, Any], arrays: list[Any] | None = None) -> None:
+        with lock:
+            write(header, arrays or [])
+
+    def trip(event: str, where: str) -> None:
+        # From inside the audit hook or the profiler, on whatever thread: report and end now.
+        with contextlib.suppress(BaseException):
+            if lock.acquire(timeout=1.0):
+                write({"type": "tampering", "event": event[:200], "where": where[:200]}, [])
+        _exit(EXIT_TAMPERING)
+
+    snapshot = _snapshot()
+    _leave_sys_modules()
+    profile = tripwire.install(learner_files, trip)
+    _setprofile(profile)
+    send({"type": "ready"})  # the time limit starts now, not at interpreter start
+    loaded, module = _on_learner_thread(lambda: load_submission(source_path), owner)
+    if not loaded:
+        facts = _on_learner_thread(lambda: error_facts(module, source_path), owner)[1]
         normalise_memory_error(facts)
-        write_frame(fd, {"type": "load_error", "error": facts})
+        send({"type": "load_error", "error": facts})
         return
-    if _getpid() != owner:
-        _exit(0)
     fn = module.__dict__.get(job["function"])
     if not callable(fn):
         what = "does not define" if fn is None else "defines something that is not a function,"
@@ -121,27 +209,32 @@ def run_job(job: dict[str, Any], fd: int) -> None:
             "message": f"your code {what} `{job['function']}`",
             "traceback": "",
         }
-        write_frame(fd, {"type": "load_error", "error": error})
+        send({"type": "load_error", "error": error})
         return
-    write_frame(fd, {"type": "loaded"})
-    guarded = _only_in_harness_process(fn, owner)
-    for raw in job["cases"]:
-        case = CaseSpec.model_validate(raw)
-        write_frame(fd, {"type": "start", "case": case.name})
-        inputs = build_inputs(case, job["device"])
-        header, encoder = invoke(
-            guarded,
-            case.name,
-            inputs,
-            job["probes"].get(case.name, ()),
-            int(job["max_observation_bytes"]),
-            source_file=source_path,
-        )
+    send({"type": "loaded"})
+    for case in cases:
+        send({"type": "start", "case": case.name})
+        args = inputs.pop(case.name)
+        encoder = Encoder(max_bytes)
+        before = {n: encoder.encode(v, with_data=False) for n, v in args.items()}
+        # The inputs' storage stays alive until observed, so that an input re-pointed during
+        # the call (`x.data = ...`, `x.set_(...)`) cannot have its old address reused.
+        kept = [_untyped_storage(v) for v in args.values() if type(v) in _TENSOR_TYPES]
+        rng_before = rng_fingerprints()
+
+        def task(args: dict[str, Any] = args, name: str = case.name) -> dict[str, Any]:
+            return call(fn, args, probes[name], source_path)
+
+        raw = _on_learner_thread(task, owner)[1]
+        header = observe(raw, case.name, args, before, rng_before, encoder)
         normalise_memory_error(header.get("error"))
-        write_frame(fd, {"type": "case", "observation": header}, encoder.arrays)
+        if not _intact(snapshot):
+            trip("the grader's code was modified", "your code")
+        send({"type": "case", "observation": header}, encoder.arrays)
+        del kept, raw, args
     # Output first: the runner may end the process as soon as it reads "done".
     _flush()
-    write_frame(fd, {"type": "done"})
+    send({"type": "done"})
 
 
 def serve(job_fd: int, result_fd: int, prepare: Callable[[dict[str, Any]], None]) -> NoReturn:
@@ -156,11 +249,19 @@ def serve(job_fd: int, result_fd: int, prepare: Callable[[dict[str, Any]], None]
         if not chunks:
             _exit(0)  # no job: the runner went away
         job = json.loads(b"".join(chunks))
+        del chunks
         prepare(job)
+        _quiet_signals()
         run_job(job, result_fd)
     finally:
         _flush()
         _exit(0)
+
+
+def _quiet_signals() -> None:
+    # SIGINT at its default: `_thread.interrupt_main()` from learner code then does nothing,
+    # rather than raising KeyboardInterrupt inside the harness.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def main() -> None:
@@ -171,6 +272,7 @@ def main() -> None:
     # Python ignores SIGXFSZ; at the file size limit the process must die of it, so that the
     # runner reports output_limit, not a string of EFBIG errors in the learner's code.
     signal.signal(signal.SIGXFSZ, signal.SIG_DFL)
+    _quiet_signals()
     try:
         run_job(job, fd)
     finally:

@@ -13,9 +13,9 @@ import os
 
 from common.spec import CaseSpec
 from worker.cases import build_inputs
-from worker.harness.frames import FrameReader, write_frame
+from worker.harness.frames import FrameReader, make_writer, new_key
 from worker.invocation import invoke
-from worker.observation import decode, unpack
+from worker.observation import decode
 
 _SOURCE = "def rehearsal(a, t):\n    return t + 1\n"
 
@@ -30,13 +30,13 @@ def rehearse() -> None:
     fn = namespace["rehearsal"]
     assert callable(fn)
     header, encoder = invoke(fn, case.name, build_inputs(case, "cpu"), (), 1 << 20)
+    key = new_key()
     read_end, write_end = os.pipe()
     try:
-        write_frame(write_end, {"type": "case", "observation": header}, encoder.arrays)
+        make_writer(key, write_end)({"type": "case", "observation": header}, encoder.arrays)
         data = os.read(read_end, 1 << 20)
     finally:
         os.close(read_end)
         os.close(write_end)
-    (payload,) = FrameReader(1 << 24).feed(data)
-    raw_header, arrays = unpack(payload, 1 << 24)
-    decode(raw_header["observation"], arrays)
+    ((raw_header, arrays),) = FrameReader(key, 1 << 24).feed(data)
+    decode(raw_header["observation"], dict(enumerate(arrays)))

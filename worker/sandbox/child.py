@@ -220,19 +220,31 @@ def _set_limits(plan: ChildPlan, limits: dict[str, Any]) -> None:
         resource.setrlimit(which, value)
 
 
+_CAPPED = """
+def set_num_threads(n):
+    \"\"\"torch.set_num_threads, capped at the sandbox's CPU allowance.\"\"\"
+    real(max(1, min(int(n), cap)))
+"""
+
+
+def capped_set_num_threads(real: Callable[[int], None], cap: int) -> Callable[[int], None]:
+    """``torch.set_num_threads`` capped at ``cap``, made in a namespace of its own: its
+    ``__globals__`` (which learner code can read) lead nowhere near the harness."""
+    namespace: dict[str, Any] = {"__builtins__": {"max": max, "min": min, "int": int},
+                                 "real": real, "cap": cap}
+    exec(compile(_CAPPED, "<sandbox>", "exec"), namespace)
+    wrapper: Callable[[int], None] = namespace["set_num_threads"]
+    return wrapper
+
+
 def _settle_runtime(plan: ChildPlan) -> None:
     """Make the forked interpreter look like a fresh one to the learner (before the job)."""
     import numpy as np
     import torch
 
     np.random.seed()  # a fresh interpreter's NumPy seeds itself from the OS; forks would share
-    real = torch.set_num_threads
-
-    def set_num_threads(n: int) -> None:
-        """torch.set_num_threads, capped at the sandbox's CPU allowance."""
-        real(max(1, min(int(n), plan.max_threads)))
-
-    torch.set_num_threads = set_num_threads  # type: ignore[assignment]
+    torch.set_num_threads = capped_set_num_threads(  # type: ignore[assignment]
+        torch.set_num_threads, plan.max_threads)
     # Python ignores SIGXFSZ; a fresh process should die of it at the file size limit (the
     # runner reports output_limit) rather than see a string of EFBIG errors.
     signal.signal(signal.SIGXFSZ, signal.SIG_DFL)

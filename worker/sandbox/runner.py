@@ -402,7 +402,7 @@ def _drive(child: WarmChild, job: Job) -> RunOutcome:
     limits = job.limits
     builder = OutcomeBuilder(limits, tuple(c.name for c in job.cases))
     oom_before = _oom_kills()
-    _write_job(child.job, job.sandbox_payload())
+    _write_job(child.job, job.sandbox_payload(builder.key))
     os.close(child.job)
     child.job = -1
     status, message = _collect(child, builder, limits)
@@ -444,11 +444,9 @@ def _exit_status(child: WarmChild, builder: OutcomeBuilder, limits: Limits,
     The result channel closed without "done": the process ended, or closed the channel and
     carries on, in which case the time limit still applies.
     """
-    start = builder.ready_at if builder.ready_at is not None else time.monotonic()
-    remaining = start + limits.time_s - time.monotonic()
-    ready, _, _ = select.select([child.status], [], [], max(0.0, remaining))
+    ready, _, _ = select.select([child.status], [], [], max(0.0, builder.time_left()))
     if not ready:
-        return "timeout", f"your code did not finish within {limits.time_s:g} s"
+        return builder.overtime()
     raw = os.read(child.status, 64)
     try:
         status = int(raw.strip())

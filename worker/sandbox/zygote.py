@@ -336,9 +336,15 @@ class Zygote:
                     os.kill(pid, signal.SIGKILL)
 
     def _shutdown(self) -> NoReturn:
-        for pid in (*self.learners, *self.reapers):
+        children = (*self.learners, *self.reapers)
+        for pid in children:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
+        # Reap them: under a PID 1 that does not reap (a container without an init), children
+        # left unreaped would pile up as zombies once the zygote is gone.
+        for pid in children:
+            with contextlib.suppress(ChildProcessError, OSError):
+                os.waitpid(pid, 0)
         os._exit(0)
 
 
