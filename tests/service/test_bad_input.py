@@ -6,12 +6,13 @@ from __future__ import annotations
 import io
 import re
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import pytest
 from flask.testing import FlaskClient
 
 from grader.app import create_app
+from grader.limits import limiter
 from grader.pages.bundles import BundleError, from_zip
 from grader.pages.session import safe_next
 from grader.processes import free_port
@@ -147,11 +148,16 @@ def test_crlf_in_next_after_sign_in_redirects_home(ns: Namespace) -> None:
 
 
 @pytest.fixture
-def no_redis_client() -> FlaskClient:
+def no_redis_client() -> Iterator[FlaskClient]:
     """An app whose Redis is a port nothing listens on."""
+    # The rate limiter is one object per process, pointed at the Redis of the app created last:
+    # give it back to the other tests' apps afterwards.
+    saved = dict(limiter.__dict__)
     app = create_app({"TESTING": True, "REDIS_URL": f"redis://127.0.0.1:{free_port()}/0",
                       "KEY_PREFIX": "down", "SECRET_KEY": "k" * 40})
-    return app.test_client()
+    yield app.test_client()
+    limiter.__dict__.clear()
+    limiter.__dict__.update(saved)
 
 
 @pytest.mark.parametrize("method,path", [

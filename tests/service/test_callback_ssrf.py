@@ -194,6 +194,21 @@ def test_network_errors_are_not_echoed(connections: Connections) -> None:
     assert "refused" not in str(caught.value).lower()
 
 
+def test_a_name_that_cannot_be_resolved_is_unreachable_not_a_crash(
+    connections: Connections,
+) -> None:
+    def numeric_only(host: str, port: int) -> list[str]:
+        # The C library's own errors (bad labels, unknown names) without asking any DNS.
+        infos = socket.getaddrinfo(host.encode("idna"), port, flags=socket.AI_NUMERICHOST)
+        return [str(info[4][0]) for info in infos]
+
+    for url in ("http://a..b/", "http://" + "x" * 70 + ".example/", "http://nowhere.invalid/"):
+        with pytest.raises(CallbackError) as caught:
+            deliver(url, b"{}", "s", 2, "sub", 1, resolver=numeric_only)
+        assert str(caught.value) == UNREACHABLE
+    assert connections.made == []
+
+
 # --- through the API and a real worker -----------------------------------------------------
 
 
