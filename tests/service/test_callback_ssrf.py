@@ -8,10 +8,14 @@ and ``socket.create_connection`` is watched); the only listeners that receive an
 
 from __future__ import annotations
 
+import shutil
 import socket
+import ssl
+import subprocess
 import threading
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -172,6 +176,54 @@ def test_the_connection_goes_to_the_checked_address_without_resolving_again(
     assert calls == ["hook.invalid"]
     assert connections.made == [("127.0.0.1", port)]
     assert received[0]["Host"] == f"hook.invalid:{port}"
+
+
+def test_https_verifies_the_urls_host_name_over_the_checked_address(
+    tmp_path: Path, connections: Connections, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.skip("openssl is needed to make a certificate")
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run([openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-keyout", str(key), "-out", str(cert), "-subj", "/CN=hook.invalid",
+                    "-addext", "subjectAltName=DNS:hook.invalid"],
+                   check=True, capture_output=True)
+    received: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            received.append(self.headers["Host"])
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    tls.load_cert_chain(cert, key)
+    server.socket = tls.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    port = server.server_address[1]
+    resolver = table({"hook.invalid": ["127.0.0.1"]})
+    try:
+        # A certificate nobody vouches for: not delivered.
+        with pytest.raises(CallbackError):
+            deliver(f"https://hook.invalid:{port}/", b"{}", "s", 5, "sub", 1,
+                    allowed=LOOPBACK_ONLY, resolver=resolver)
+        # Trusted, it is checked against the URL's name while the connection goes to the
+        # checked address.
+        trusting = ssl.create_default_context(cafile=str(cert))
+        monkeypatch.setattr(ssl, "create_default_context", lambda: trusting)
+        assert deliver(f"https://hook.invalid:{port}/", b"{}", "s", 5, "sub", 1,
+                       allowed=LOOPBACK_ONLY, resolver=resolver) == 204
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert received == [f"hook.invalid:{port}"]
+    assert set(connections.made) == {("127.0.0.1", port)}
 
 
 def test_loopback_is_refused_unless_allow_listed(
