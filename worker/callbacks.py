@@ -110,7 +110,9 @@ def deliver(url: str, body: bytes, secret: str, timeout_s: float, submission_id:
     """
     try:
         target = resolve_target(url, allowed, resolver)
-    except OSError as exc:
+    except CallbackRefused:
+        raise
+    except (OSError, ValueError) as exc:  # no such name, or one IDNA cannot encode
         logger.info("callback %s (attempt %d): %s does not resolve: %s", submission_id,
                     attempt, url, exc)
         raise CallbackError(UNREACHABLE) from exc

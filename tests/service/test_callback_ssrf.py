@@ -8,10 +8,14 @@ and ``socket.create_connection`` is watched); the only listeners that receive an
 
 from __future__ import annotations
 
+import shutil
 import socket
+import ssl
+import subprocess
 import threading
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -174,6 +178,54 @@ def test_the_connection_goes_to_the_checked_address_without_resolving_again(
     assert received[0]["Host"] == f"hook.invalid:{port}"
 
 
+def test_https_verifies_the_urls_host_name_over_the_checked_address(
+    tmp_path: Path, connections: Connections, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.skip("openssl is needed to make a certificate")
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run([openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-keyout", str(key), "-out", str(cert), "-subj", "/CN=hook.invalid",
+                    "-addext", "subjectAltName=DNS:hook.invalid"],
+                   check=True, capture_output=True)
+    received: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            received.append(self.headers["Host"])
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    tls.load_cert_chain(cert, key)
+    server.socket = tls.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    port = server.server_address[1]
+    resolver = table({"hook.invalid": ["127.0.0.1"]})
+    try:
+        # A certificate nobody vouches for: not delivered.
+        with pytest.raises(CallbackError):
+            deliver(f"https://hook.invalid:{port}/", b"{}", "s", 5, "sub", 1,
+                    allowed=LOOPBACK_ONLY, resolver=resolver)
+        # Trusted, it is checked against the URL's name while the connection goes to the
+        # checked address.
+        trusting = ssl.create_default_context(cafile=str(cert))
+        monkeypatch.setattr(ssl, "create_default_context", lambda: trusting)
+        assert deliver(f"https://hook.invalid:{port}/", b"{}", "s", 5, "sub", 1,
+                       allowed=LOOPBACK_ONLY, resolver=resolver) == 204
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert received == [f"hook.invalid:{port}"]
+    assert set(connections.made) == {("127.0.0.1", port)}
+
+
 def test_loopback_is_refused_unless_allow_listed(
     listener: tuple[int, list[dict[str, str]]], connections: Connections,
 ) -> None:
@@ -192,6 +244,21 @@ def test_network_errors_are_not_echoed(connections: Connections) -> None:
         deliver(f"http://127.0.0.1:{closed}/", b"{}", "s", 5, "sub", 1, allowed=LOOPBACK_ONLY)
     assert str(caught.value) == UNREACHABLE
     assert "refused" not in str(caught.value).lower()
+
+
+def test_a_name_that_cannot_be_resolved_is_unreachable_not_a_crash(
+    connections: Connections,
+) -> None:
+    def numeric_only(host: str, port: int) -> list[str]:
+        # The C library's own errors (bad labels, unknown names) without asking any DNS.
+        infos = socket.getaddrinfo(host.encode("idna"), port, flags=socket.AI_NUMERICHOST)
+        return [str(info[4][0]) for info in infos]
+
+    for url in ("http://a..b/", "http://" + "x" * 70 + ".example/", "http://nowhere.invalid/"):
+        with pytest.raises(CallbackError) as caught:
+            deliver(url, b"{}", "s", 2, "sub", 1, resolver=numeric_only)
+        assert str(caught.value) == UNREACHABLE
+    assert connections.made == []
 
 
 # --- through the API and a real worker -----------------------------------------------------
