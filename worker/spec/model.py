@@ -149,6 +149,9 @@ class Exercise(_Strict):
     time_limit_s: float = Field(default=5.0, gt=0, le=120)
     cases: tuple[CaseSpec, ...]
     checks: tuple[CheckSpec, ...]
+    # The learning objective: the check or checks (by key) the exercise exists to teach. A
+    # submission that fails one of them on any case scores at most half the points.
+    objective: tuple[str, ...] = ()
     misconceptions: tuple[MisconceptionSpec, ...] = ()
     golden: tuple[GoldenSpec, ...] = ()
     # Filled in by the loader, not by the YAML.
@@ -196,6 +199,12 @@ class Exercise(_Strict):
             unknown = set(check.cases) - set(names)
             if unknown:
                 raise ValueError(f"check {check.key!r} names unknown cases {sorted(unknown)}")
+        for key in self.objective:
+            if key not in keys:
+                raise ValueError(f"objective names unknown check {key!r}; checks: "
+                                 f"{', '.join(keys)}")
+        if any(c.extra_credit for c in self.checks if c.key in self.objective):
+            raise ValueError("an extra-credit check cannot be the learning objective")
         ids = [m.id for m in self.misconceptions]
         if len(set(ids)) != len(ids):
             raise ValueError("misconception ids must be unique")
