@@ -17,7 +17,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 TORCH_FREE_WORKER_MODULES = {"worker", "worker.protocol", "worker.spec", "worker.submission",
-                             "worker.store"}
+                             "worker.scoring", "worker.store"}
 HEAVY = ("torch", "numpy", "cv2")
 
 

@@ -149,7 +149,10 @@ def cmd_validate(args: argparse.Namespace, library: ExerciseLibrary, runner: Run
         try:
             exercise = library.load(slug)
         except ExerciseError as exc:
-            print(f"FAIL {slug}\n  {exc}")
+            count = len(exc.problems)
+            print(f"FAIL {slug}" + (f" ({count} problems)" if count > 1 else ""))
+            for line in str(exc).splitlines():
+                print(f"  {line}")
             failures += 1
             continue
         report = validate_exercise(pipeline, exercise)

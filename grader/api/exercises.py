@@ -76,10 +76,21 @@ def _parse_bundle(slug: str, body: ExerciseBundleIn) -> tuple[ExerciseBundle, Ex
         try:
             exercise = ExerciseLibrary(bundle.write_course(Path(tmp))).load(slug)
         except ExerciseError as exc:
-            message = str(exc).replace(tmp, "")
-            raise ApiError(422, f"the exercise is not valid: {message}",
-                           code="invalid_exercise") from exc
+            problems = [_relative(p.as_dict(), tmp, slug) for p in exc.problems]
+            message = str(exc).replace(f"{tmp}/exercises/{slug}/", "").replace(f"{tmp}/", "")
+            count = f"{len(problems)} problems: " if len(problems) > 1 else ""
+            raise ApiError(422, f"the exercise is not valid: {count}{message}",
+                           code="invalid_exercise", details={"problems": problems}) from exc
         return bundle, ExerciseInfo.from_exercise(exercise, "upload")
+
+
+def _relative(problem: dict[str, object], tmp: str, slug: str) -> dict[str, object]:
+    """A problem with its file named as in the upload (``exercise.yaml``,
+    ``reference/<slug>.py``), not by the temporary folder it was checked in."""
+    file = str(problem["file"])
+    for prefix in (f"{tmp}/exercises/{slug}/", f"{tmp}/"):
+        file = file.removeprefix(prefix)
+    return {**problem, "file": file}
 
 
 def _wait_for_report(upload_id: str, timeout_s: float) -> ValidationReport:

@@ -158,12 +158,22 @@ def upload() -> str | tuple[str, int]:
                                                   reference=uploaded.reference),
                                  f"account:{signed_in().username}")
     except BundleError as exc:
-        outcome = {"ok": False, "message": str(exc), "lines": [], "problems": []}
+        outcome = {"ok": False, "lines": [], "problems": [],
+                   "message": "The upload has a problem, shown below at its line."
+                   if exc.problems else str(exc),
+                   "errors": [p.as_dict() for p in exc.problems]}
         return render_template("teach/upload.html", form=form, outcome=outcome), 422
     except ApiError as exc:
         report = exc.details if isinstance(exc.details, dict) else {}
-        outcome = {"ok": False, "message": exc.message, "lines": report.get("lines", []),
-                   "problems": report.get("problems", [])}
+        problems = report.get("problems", [])
+        # Authoring errors come located (file, line, field, caret); validation problems as text.
+        located = [p for p in problems if isinstance(p, dict)]
+        outcome = {"ok": False, "lines": report.get("lines", []),
+                   "message": (f"The exercise has {len(located)} "
+                               f"problem{'s' if len(located) != 1 else ''}; each is shown "
+                               "below at its line." if located else exc.message),
+                   "errors": located,
+                   "problems": [p for p in problems if not isinstance(p, dict)]}
         return render_template("teach/upload.html", form=form, outcome=outcome), exc.status
     outcome = {"ok": True, "created": saved.created, "slug": saved.exercise.slug,
                "title": saved.exercise.title, "lines": saved.validation.lines,

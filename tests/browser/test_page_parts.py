@@ -18,7 +18,7 @@ from grader.pages.regrade import out_of_date
 from grader.pages.results import result_view
 from grader.pages.session import safe_next
 from grader.pages.statement import render_inline, render_markdown
-from worker.protocol import CaseReport, CheckResult, Verdict
+from worker.protocol import CaseReport, CheckResult, CodeProblem, Verdict
 from worker.store import SubmissionRecord
 
 HOSTILE = """# Title
@@ -106,10 +106,34 @@ def test_result_shows_hidden_cases_without_inputs_and_each_hint_once() -> None:
     assert dtype.message == "expected float32, got float64"
     assert [str(h) for h in dtype.hints] == ["use <code>torch.zeros</code>"]
     repeated = next(c for c in secret.checks if c.name == "dtype")
-    assert repeated.hints == [] and repeated.repeated == ["numpy-float64"]
+    # Pointed at by the case that showed the hint, never by the misconception's internal id.
+    assert repeated.hints == [] and repeated.repeated == ["shown"]
     assert not shown.passed and shown.score == 1.0 and shown.max_score == 2.0
     assert view.stdout_truncated and len(view.stdout) == 10_000
     assert ("dtype", 0, 2) in view.check_totals and view.percent == 50
+
+
+def test_messages_render_code_spans_and_escape_the_rest() -> None:
+    check = _check("shown", "values", False, True, "expected `a*b_1` <b>, got x*y_2")
+    verdict = Verdict(exercise="ex", status="failed", score=0, max_score=1, checks=[check])
+    view = result_view(_record(), verdict).cases[0].checks[0]
+    assert str(view.message_html) == (
+        "expected <code>a*b_1</code> &lt;b&gt;, got x*y_2")
+
+
+def test_a_submission_that_did_not_run_shows_its_problem_once() -> None:
+    problem = CodeProblem(message="SyntaxError: expected ':'", line=3,
+                          code="def f(x)", column=9)
+    checks = [CheckResult(name=name, case=case, visible=case == "shown", passed=False,
+                          score=0, max_score=1, message="", run=False)
+              for case in ("shown", "secret") for name in ("values", "dtype")]
+    verdict = Verdict(exercise="ex", status="failed", score=0, max_score=4, checks=checks,
+                      cases=[CaseReport(name="shown", visible=True, status="not_run"),
+                             CaseReport(name="secret", visible=False, status="not_run")],
+                      error=problem.render(), problem=problem)
+    view = result_view(_record(), verdict)
+    assert view.problem == problem and view.error is None
+    assert all(not c.ran for c in view.cases)
 
 
 def test_failed_submission_shows_the_error_and_no_cases() -> None:
