@@ -1,4 +1,5 @@
-"""The grading side of the ``grader`` command: ``check`` and ``exercises list|validate``.
+"""The grading side of the ``grader`` command: ``check`` and ``exercises
+list|validate|export|import``.
 
 ``grader.cli`` hands these subcommands to this module in a fresh interpreter, so the web
 package never imports the grading code.
@@ -17,8 +18,11 @@ from worker.config import WorkerConfig
 from worker.pipeline import GraderError, Pipeline
 from worker.report import render_text
 from worker.runner import ProcessRunner, Runner
+from worker.service_config import ServiceSettings
 from worker.spec import MODULES, ExerciseError, ExerciseLibrary
+from worker.store import Store
 from worker.submission import SubmissionError, source_from_text, source_from_upload
+from worker.transfer import TransferError, export_exercise, import_exercise
 from worker.validation import validate_exercise
 
 EXIT_FULL_MARKS, EXIT_NOT_FULL, EXIT_USAGE = 0, 1, 2
@@ -75,7 +79,15 @@ def _parser() -> argparse.ArgumentParser:
     listing.add_argument("--json", action="store_true")
     validate = actions.add_parser("validate", help="prove exercises before they go live")
     validate.add_argument("slugs", nargs="*")
-    for p in (check, listing, validate):
+    export = actions.add_parser("export", help="write an exercise (uploaded to the service, "
+                                               "else the course's) as a course folder")
+    export.add_argument("slug")
+    export.add_argument("dir", type=Path, help="the course folder to write into")
+    importing = actions.add_parser("import", help="validate exercises of a course folder and "
+                                                  "make them live in the service")
+    importing.add_argument("dir", type=Path, help="a course folder (exercises/, reference/)")
+    importing.add_argument("slugs", nargs="*", help="default: every exercise of DIR")
+    for p in (check, listing, validate, export, importing):
         p.add_argument("--exercises", metavar="DIR", type=Path, default=argparse.SUPPRESS)
     return parser
 
@@ -166,6 +178,59 @@ def cmd_validate(args: argparse.Namespace, library: ExerciseLibrary, runner: Run
     return EXIT_NOT_FULL if failures else EXIT_FULL_MARKS
 
 
+def _service_store() -> Store:
+    settings = ServiceSettings.from_env()
+    return Store.from_url(settings.redis_url, settings.key_prefix)
+
+
+def cmd_export(args: argparse.Namespace, library: ExerciseLibrary) -> int:
+    """Write one exercise as a course folder under DIR."""
+    store: Store | None = _service_store()
+    if store is not None and not store.ping():  # no service to ask: the folder is all there is
+        print(f"grader: the service's Redis does not answer; exporting from "
+              f"{library.exercises_dir}", file=sys.stderr)
+        store = None
+    try:
+        folder, origin = export_exercise(args.slug, args.dir, library, store)
+    except TransferError as exc:
+        return _usage_error(str(exc))
+    print(f"exported {args.slug} from {origin} to {folder} (reference: "
+          f"{args.dir / 'reference' / (args.slug + '.py')})")
+    return EXIT_FULL_MARKS
+
+
+def cmd_import(args: argparse.Namespace, config: WorkerConfig) -> int:
+    """Validate the exercises of DIR and make those that pass live in the service."""
+    try:
+        library = ExerciseLibrary(args.dir)
+    except ExerciseError as exc:
+        return _usage_error(str(exc))
+    slugs = args.slugs or library.slugs()
+    for slug in slugs:
+        if slug not in library:
+            return _unknown(slug, library)
+    store = _service_store()
+    pipeline = Pipeline(library, make_runner(config.runner, library))
+    failures = 0
+    for slug in slugs:
+        try:
+            report, live = import_exercise(pipeline, slug, store, "cli:import")
+        except ExerciseError as exc:
+            print(f"FAIL {slug}")
+            for line in str(exc).splitlines():
+                print(f"  {line}")
+            failures += 1
+            continue
+        print(f"{'live' if live else 'FAIL'} {slug}")
+        for line in report.lines:
+            print(f"  {line}")
+        for problem in report.problems:
+            print(f"  problem: {problem}")
+        failures += not live
+    print(f"{len(slugs) - failures} of {len(slugs)} exercises imported")
+    return EXIT_NOT_FULL if failures else EXIT_FULL_MARKS
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run a grading subcommand; returns the exit status."""
     args = _parser().parse_args(argv)
@@ -179,6 +244,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_check(args, library, make_runner(config.runner, library))
         if args.action == "list":
             return cmd_list(args, library)
+        if args.action == "export":
+            return cmd_export(args, library)
+        if args.action == "import":
+            return cmd_import(args, config)
         return cmd_validate(args, library, make_runner(config.runner, library))
     except (ExerciseError, GraderError) as exc:
         print(f"grader: internal error: {exc}", file=sys.stderr)

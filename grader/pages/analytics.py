@@ -1,16 +1,21 @@
 """What the instructors' exercise page says about the submissions: the most common failing
-checks with their messages, and how many attempts learners needed before full marks.
+checks grouped by check and by the mistake behind them, and how many attempts learners needed
+before full marks.
 
-Pass rates per check and the score distribution come from the store's counters
-(:meth:`worker.store.Store.stats`); the rest is read from the learners' histories, newest
-submissions first and at most :data:`MAX_VERDICTS` verdicts per page view.
+Everything is read from the learners' histories, each submission once with its current grading
+(a regrade replaces what it regrades, see :mod:`grader.gradings`), at most
+:data:`MAX_VERDICTS` verdicts per page view. A failure is grouped under the misconception it was
+recognised as, else under its message with the values taken out (``expected 3 got 4`` and
+``expected 5 got 6`` are the same mistake).
 """
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 
+from grader.gradings import current_gradings
 from grader.pages.attempts import HISTORY_LIMIT, regrade_of
 from grader.pages.results import HINT_MARK
 from worker.protocol import Verdict
@@ -18,6 +23,23 @@ from worker.store import Store, SubmissionRecord
 
 MAX_VERDICTS = 2000
 MESSAGES_PER_CHECK = 3
+# A number standing on its own (not part of a name such as float64), with an optional sign,
+# decimals and exponent.
+_NUMBER = re.compile(r"(?<![\w.])[-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?(?![\w])")
+_RUNS = re.compile(r"…(?:[,\s]*…)+")
+_BOOLEAN = re.compile(r"\b(?:True|False)\b")
+# How a comparison was made, not what went wrong.
+_TOLERANCE = re.compile(r"\s*\((?:tolerance: [^)]*|compared exactly)\)")
+
+
+def mistake_of(message: str) -> str:
+    """A failure message as the mistake it describes: its first line without hints, with the
+    values replaced by ``…`` (runs of values by one)."""
+    lines = message.split(HINT_MARK)[0].strip().splitlines()
+    if not lines:
+        return "(no message)"
+    text = _TOLERANCE.sub("", lines[0])
+    return _RUNS.sub("…", _NUMBER.sub("…", _BOOLEAN.sub("…", text)))[:300]
 
 
 def learners_of(store: Store, slug: str, accounts: list[str]) -> list[str]:
@@ -35,39 +57,55 @@ def submissions_of(store: Store, slug: str, learners: list[str]) -> list[Submiss
 
 @dataclass
 class FailingCheck:
-    """A check and how often it failed, with its most frequent messages."""
+    """A check and how often it failed, with the mistakes behind it: a recognised
+    misconception (by id) or a message pattern."""
 
     name: str
     submissions: int = 0  # graded submissions in which it failed on some case
-    messages: Counter[str] = field(default_factory=Counter)
+    messages: Counter[str] = field(default_factory=Counter)  # message patterns
+    misconceptions: Counter[str] = field(default_factory=Counter)
+    unrecognised: int = 0  # submissions with a failure no misconception explains
+    not_run: int = 0  # submissions in which the check never got to run (code did not load...)
 
     def top_messages(self) -> list[tuple[str, int]]:
-        """The most frequent messages (first line, without hints), most frequent first."""
+        """The most frequent message patterns, most frequent first."""
         return self.messages.most_common(MESSAGES_PER_CHECK)
+
+    def top_misconceptions(self) -> list[tuple[str, int]]:
+        """The recognised misconceptions, most frequent first."""
+        return self.misconceptions.most_common()
 
 
 def failing_checks(verdicts: list[Verdict]) -> list[FailingCheck]:
-    """Checks by the number of graded submissions they failed in, most first."""
+    """Checks by the number of graded submissions they failed in, most first; each check,
+    misconception and message pattern counts once per submission."""
     found: dict[str, FailingCheck] = {}
     for verdict in verdicts:
-        # Each check and message counts once per submission, however many cases it failed.
-        failed_here: dict[str, set[str]] = {}
+        messages: dict[str, set[str]] = {}
+        known: dict[str, set[str]] = {}
+        ran: dict[str, bool] = {}
         for check in verdict.checks:
             if check.passed or check.extra_credit:
                 continue
-            message = check.message.split(HINT_MARK)[0].strip().splitlines()
-            failed_here.setdefault(check.name, set()).add(
-                message[0][:300] if message else "(no message)")
-        for name, messages in failed_here.items():
+            ran[check.name] = ran.get(check.name, False) or check.run
+            if check.misconceptions:
+                known.setdefault(check.name, set()).update(check.misconceptions)
+            elif check.run:
+                messages.setdefault(check.name, set()).add(mistake_of(check.message))
+        for name, any_run in ran.items():
             entry = found.setdefault(name, FailingCheck(name))
             entry.submissions += 1
-            entry.messages.update(messages)
+            entry.not_run += not any_run and name not in known
+            entry.unrecognised += name in messages
+            entry.misconceptions.update(known.get(name, set()))
+            entry.messages.update(messages.get(name, set()))
     return sorted(found.values(), key=lambda f: (-f.submissions, f.name))
 
 
 def verdicts_of(store: Store, records: list[SubmissionRecord]) -> list[Verdict]:
-    """The verdicts of the newest graded submissions among ``records``."""
-    graded = [r for r in records if r.status == "graded"][-MAX_VERDICTS:]
+    """The verdicts of the current gradings of the newest graded submissions among
+    ``records`` (a regrade replaces its original; it is not another submission)."""
+    graded = [r for r in current_gradings(records) if r.status == "graded"][-MAX_VERDICTS:]
     verdicts = [store.get_result(r.id) for r in graded]
     return [v for v in verdicts if v is not None]
 

@@ -11,9 +11,16 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import BrowserContext, Page, expect
+from playwright.sync_api import BrowserContext, Locator, Page, expect
 
-from tests.browser.conftest import GRADING_TIMEOUT_MS, ROOT, Service, screenshot, sign_in
+from tests.browser.conftest import (
+    GRADING_TIMEOUT_MS,
+    ROOT,
+    SCREENSHOTS,
+    Service,
+    screenshot,
+    sign_in,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -39,6 +46,14 @@ def keep(name: str) -> None:
     if os.environ.get("GRADER_UPDATE_SCREENSHOTS") == "1":
         shutil.copy(ROOT / "artifacts" / "screenshots" / f"{name}.png",
                     ROOT / "docs" / "screenshots" / f"{name}.png")
+
+
+def viewport_shot(page: Page, name: str, element: Locator) -> None:
+    """A screenshot of the viewport scrolled to the top of ``element``."""
+    page.evaluate("e => window.scrollTo(0, e.getBoundingClientRect().top + window.scrollY - 8)",
+                  element.element_handle())
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
 
 
 def horizontal_overflow(page: Page) -> int:
@@ -68,6 +83,9 @@ def test_a_syntax_error_is_shown_once_with_its_line_and_caret(
     expect(result).not_to_contain_text("not run: not run")
     expect(result.get_by_test_id("cases-not-run").locator("li")).to_have_count(6)
     expect(result.locator(".chip.not-run")).to_have_count(4)
+    result.scroll_into_view_if_needed()
+    viewport_shot(page, "result-syntax-error", result)
+    keep("result-syntax-error")
 
 
 def test_a_renamed_parameter_gets_a_hint_naming_the_signatures_parameters(
@@ -126,9 +144,14 @@ def test_the_exercise_page_fits_a_390_px_phone(
         if scroll_width > client_width:
             assert overflow_x in ("auto", "scroll")
     # The editor's line numbers line up with its lines.
-    gutter = page.locator(".cm-gutterElement").nth(1).bounding_box()
-    line = page.locator(".cm-line").first.bounding_box()
-    assert gutter is not None and line is not None and abs(gutter["y"] - line["y"]) <= 2
+    offsets = page.evaluate("""() => {
+        const numbers = [...document.querySelectorAll('.cm-lineNumbers .cm-gutterElement')]
+            .filter(e => /^\\d+$/.test(e.textContent) && e.getBoundingClientRect().height > 0);
+        const lines = [...document.querySelectorAll('.cm-line')];
+        return numbers.slice(0, lines.length).map((n, i) =>
+            Math.abs(n.getBoundingClientRect().top - lines[i].getBoundingClientRect().top));
+    }""")
+    assert offsets and max(offsets) <= 2, offsets
 
     page.goto(f"/exercises/{EXERCISE}")
     page.evaluate("code => window.graderEditor.setValue(code)", COPIES)
@@ -136,8 +159,7 @@ def test_the_exercise_page_fits_a_390_px_phone(
     expect(page.locator('[data-testid="result"][data-status="graded"]')).to_be_visible(
         timeout=GRADING_TIMEOUT_MS)
     assert horizontal_overflow(page) == 0
-    page.get_by_test_id("result").scroll_into_view_if_needed()
-    screenshot(page, "result-phone")
+    viewport_shot(page, "result-phone", page.get_by_test_id("result"))
     keep("result-phone")
 
 

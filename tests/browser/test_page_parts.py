@@ -10,10 +10,12 @@ from html.parser import HTMLParser
 import pytest
 from werkzeug.datastructures import FileStorage
 
-from grader.pages.analytics import attempts_to_full_marks, failing_checks
+from grader.gradings import best_scores, current_gradings, stats_of
+from grader.pages.analytics import attempts_to_full_marks, failing_checks, mistake_of
 from grader.pages.attempts import diff
 from grader.pages.bundles import BundleError, from_files, from_zip
 from grader.pages.charts import bar_chart, score_bars
+from grader.pages.filters import plural
 from grader.pages.regrade import out_of_date
 from grader.pages.results import result_view
 from grader.pages.session import safe_next
@@ -254,3 +256,60 @@ def test_score_chart_is_an_svg_with_a_bar_per_bucket() -> None:
 ])
 def test_sign_in_only_returns_to_paths_on_this_site(target: str | None, safe: str | None) -> None:
     assert safe_next(target) == safe
+
+
+def test_failing_checks_group_by_misconception_and_message_pattern() -> None:
+    def verdict(*checks: CheckResult) -> Verdict:
+        return Verdict(exercise="ex", status="failed", score=0, max_score=2, checks=list(checks))
+
+    found = failing_checks([
+        verdict(_check("a", "values", False, True, "expected 3.5 at [0, 1], got 4.25"),
+                _check("b", "values", False, False, "expected 7 at [2, 0], got -1e-3")),
+        verdict(_check("a", "values", False, True, "expected 1 at [1, 1], got 2")),
+        verdict(_check("a", "shares_memory", False, True, "a copy\nHint: h", ("copies",)),
+                _check("b", "shares_memory", False, False, "a copy, 12 bytes", ("copies",))),
+        verdict(_check("a", "shares_memory", False, True, "a copy\nHint: h", ("copies",))),
+    ])
+    values = next(f for f in found if f.name == "values")
+    # The same mistake with other values is one line, counted once per submission.
+    assert values.submissions == 2 and values.unrecognised == 2
+    assert values.top_messages() == [("expected … at […], got …", 2)]
+    shares = next(f for f in found if f.name == "shares_memory")
+    assert shares.top_misconceptions() == [("copies", 2)] and shares.top_messages() == []
+    assert shares.unrecognised == 0
+    assert mistake_of("values differ at index (0, 1): expected False, got True; 3 of 6 differ "
+                      "(compared exactly)") == (
+        "values differ at index (…): expected …, got …; … of … differ")
+
+
+def _graded(id_: str, score: float, created: float, by: str = "", status: str = "graded",
+            exercise: str = "ex") -> SubmissionRecord:
+    return _record(id=id_, score=score, max_score=10, created_at=created, submitted_by=by or None,
+                   status=status, exercise=exercise)
+
+
+def test_a_regrade_replaces_its_original_once_finished_and_may_lower_the_best() -> None:
+    records = [
+        _graded("a", 10, 1), _graded("b", 4, 2, exercise="other"),
+        _graded("r1", 3, 3, by="regrade:a"),  # the exercise changed: a is now worth 3
+        _graded("r2", 0, 4, by="regrade:b", status="running"),  # not finished: b keeps 4
+    ]
+    current = current_gradings(records)
+    assert [r.id for r in current] == ["r1", "b"]
+    assert best_scores(records) == {"ex": 3, "other": 4}
+
+
+def test_statistics_of_current_gradings_count_each_submission_once() -> None:
+    def verdict(score: float, passed: bool) -> Verdict:
+        return Verdict(exercise="ex", status="failed", score=score, max_score=10,
+                       checks=[_check("a", "values", passed, True),
+                               _check("b", "values", True, False)])
+
+    stats = stats_of("ex", [verdict(10, True), verdict(5, False)])
+    assert stats.graded == 2 and stats.score_buckets[10] == 1 and stats.score_buckets[5] == 1
+    assert [(c.name, c.passed, c.total) for c in stats.checks] == [("values", 1, 2)]
+
+
+def test_plural() -> None:
+    assert (plural(1, "account"), plural(2, "account"), plural(0, "child", "children")) == (
+        "1 account", "2 accounts", "0 children")

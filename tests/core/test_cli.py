@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -63,3 +64,24 @@ def test_pasted_code_on_stdin(tmp_path: Path) -> None:
     out = grader("--exercises", str(FIXTURE_COURSE), "check", "tiny-share", "-", cwd=tmp_path,
                  stdin=(GOLDEN / "as_tensor.py").read_bytes())
     assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_validate_reports_every_authoring_error_with_its_line(tmp_path: Path) -> None:
+    course = tmp_path / "course"
+    shutil.copytree(FIXTURE_COURSE, course)
+    path = course / "exercises" / "tiny-share" / "exercise.yaml"
+    text = path.read_text()
+    for right, wrong in (("module: numpy-interop", "module: numpy-interopp"),
+                         ("  - name: input_unchanged", "  - name: input_unchnaged"),
+                         ("    weight: 3", "    weight: -3")):
+        text = text.replace(right, wrong)
+    path.write_text(text)
+    out = grader("--exercises", str(course), "exercises", "validate", cwd=tmp_path)
+    assert out.returncode == 1
+    assert "FAIL tiny-share (3 problems)" in out.stdout
+    assert out.stdout.count("^") == 3
+    lines = text.splitlines()
+    for wrong in ("module: numpy-interopp", "  - name: input_unchnaged", "    weight: -3"):
+        assert f"exercise.yaml:{lines.index(wrong) + 1}: field" in out.stdout
+        assert f"{lines.index(wrong) + 1} | {wrong}" in out.stdout
+    assert "did you mean 'input_unchanged'?" in out.stdout
