@@ -143,7 +143,9 @@ def test_the_exercise_page_fits_a_390_px_phone(
         assert right <= PHONE["width"]
         if scroll_width > client_width:
             assert overflow_x in ("auto", "scroll")
-    # The editor's line numbers line up with its lines.
+    # The editor's line numbers line up with its lines, once it is on screen.
+    page.locator(".cm-editor").scroll_into_view_if_needed()
+    page.wait_for_timeout(300)
     offsets = page.evaluate("""() => {
         const numbers = [...document.querySelectorAll('.cm-lineNumbers .cm-gutterElement')]
             .filter(e => /^\\d+$/.test(e.textContent) && e.getBoundingClientRect().height > 0);

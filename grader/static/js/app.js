@@ -90,6 +90,13 @@
     if (textarea && window.GraderEditor) {
       editor = window.GraderEditor.mount(textarea);
       window.graderEditor = editor;
+      // An editor first drawn off screen (below the statement on a phone) guesses its line
+      // height, and its line numbers drift until it measures: measure when it comes into view.
+      if (window.IntersectionObserver && editor.view) {
+        new IntersectionObserver(function (entries) {
+          if (entries.some(function (e) { return e.isIntersecting; })) editor.view.requestMeasure();
+        }).observe(editor.view.dom);
+      }
     }
     var slot = document.getElementById("result");
     var live = slot.querySelector("[data-live-status]");
