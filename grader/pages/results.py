@@ -114,6 +114,8 @@ class CaseView:
     inputs: dict[str, str]
     duration_s: float | None
     checks: list[CheckView]
+    # An earlier case (in page order) whose message this one's repeats, said once there.
+    same_as: str | None = None
 
     @property
     def passed(self) -> bool:
@@ -204,17 +206,21 @@ def result_view(record: SubmissionRecord, verdict: Verdict | None) -> ResultView
     reports = verdict.cases or [CaseReport(name=n, visible=c[0].visible, status="returned")
                                 for n, c in by_case.items()]
     shown: dict[str, str] = {}
+    said: dict[str, str] = {}  # case messages already shown, by the case that showed them
     # Visible cases come first on the page, so their hints are the ones spelled out.
     ordered = sorted(reports, key=lambda r: not r.visible)
-    views = {
-        r.name: CaseView(name=r.name, visible=r.visible, status=r.status,
-                         status_label=CASE_STATUS_LABELS.get(r.status, r.status),
-                         message=_without_not_run(r.message.strip()).strip(),
-                         inputs=dict(r.inputs) if r.visible else {},
-                         duration_s=r.duration_s,
-                         checks=[CheckView.of(c, shown) for c in by_case.get(r.name, [])])
-        for r in ordered
-    }
+    views = {}
+    for r in ordered:
+        message = _without_not_run(r.message.strip()).strip()
+        same_as = said.get(message) if message else None
+        if message and same_as is None:
+            said[message] = r.name
+        views[r.name] = CaseView(
+            name=r.name, visible=r.visible, status=r.status,
+            status_label=CASE_STATUS_LABELS.get(r.status, r.status),
+            message="" if same_as else message, same_as=same_as,
+            inputs=dict(r.inputs) if r.visible else {}, duration_s=r.duration_s,
+            checks=[CheckView.of(c, shown) for c in by_case.get(r.name, [])])
     cases = [views[r.name] for r in reports]
     totals: dict[str, list[int]] = {}
     for check in verdict.checks:

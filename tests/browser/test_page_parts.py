@@ -313,3 +313,17 @@ def test_statistics_of_current_gradings_count_each_submission_once() -> None:
 def test_plural() -> None:
     assert (plural(1, "account"), plural(2, "account"), plural(0, "child", "children")) == (
         "1 account", "2 accounts", "0 children")
+
+
+def test_a_case_message_repeated_by_later_cases_is_shown_once() -> None:
+    checks = [CheckResult(name="values", case=case, visible=case == "a", passed=False, score=0,
+                          max_score=1, message="", run=False) for case in ("a", "b", "c")]
+    ended = "not run: an earlier problem ended the run (your code did not finish within 5 s)"
+    verdict = Verdict(exercise="ex", status="failed", score=0, max_score=3, checks=checks,
+                      cases=[CaseReport(name="a", visible=True, status="timeout",
+                                        message="your code did not finish within 5 s"),
+                             CaseReport(name="b", visible=False, status="not_run", message=ended),
+                             CaseReport(name="c", visible=False, status="not_run", message=ended)])
+    a, b, c = result_view(_record(), verdict).cases
+    assert a.message and b.message.startswith("an earlier problem ended the run")
+    assert (c.message, c.same_as) == ("", "b")
