@@ -91,7 +91,8 @@
       editor = window.GraderEditor.mount(textarea);
       window.graderEditor = editor;
       // An editor first drawn off screen (below the statement on a phone) guesses its line
-      // height, and its line numbers drift until it measures: measure when it comes into view.
+      // height, and its line numbers drift until it measures. CodeMirror measures on scroll
+      // and resize; this also covers coming into view because the content above it changed.
       if (window.IntersectionObserver && editor.view) {
         new IntersectionObserver(function (entries) {
           if (entries.some(function (e) { return e.isIntersecting; })) editor.view.requestMeasure();
