@@ -21,6 +21,7 @@ from worker.store import (
 
 REGRADE_PREFIX = "regrade:"
 HISTORY_LIMIT = 1000  # submissions read per learner (as the history pages do)
+MAX_VERDICTS = 2000  # verdicts read for one exercise's statistics
 
 
 def original_of(record: SubmissionRecord) -> str:
@@ -113,3 +114,33 @@ def learner_accounts(store: Store) -> list[str]:
     from grader.accounts import AccountStore  # the accounts live beside the submissions
 
     return [a.username for a in AccountStore(store).all() if a.role == "learner"]
+
+
+def learners_of(store: Store, slug: str, accounts: list[str]) -> list[str]:
+    """Learners who may have submitted ``slug``: everyone graded on it, and every account."""
+    graded = {learner for learner, exercise in store.gradebook() if exercise == slug}
+    return sorted(graded | set(accounts))
+
+
+def submissions_of(store: Store, slug: str, learners: list[str]) -> list[SubmissionRecord]:
+    """Every submission of ``slug`` by these learners (regrades included), oldest first."""
+    records = [r for learner in learners for r in store.history(learner, HISTORY_LIMIT)
+               if r.exercise == slug]
+    return sorted(records, key=lambda r: r.created_at)
+
+
+def verdicts_of(store: Store, records: list[SubmissionRecord]) -> list[Verdict]:
+    """The verdicts of the current gradings of the newest graded submissions among
+    ``records`` (a regrade replaces its original; it is not another submission)."""
+    graded = [r for r in current_gradings(records) if r.status == "graded"][-MAX_VERDICTS:]
+    verdicts = [store.get_result(r.id) for r in graded]
+    return [v for v in verdicts if v is not None]
+
+
+def current_stats(store: Store, slug: str) -> ExerciseStats:
+    """An exercise's statistics over its current gradings (what the pages and the API show)."""
+    from grader.accounts import AccountStore
+
+    accounts = [a.username for a in AccountStore(store).all()]
+    records = submissions_of(store, slug, learners_of(store, slug, accounts))
+    return stats_of(slug, verdicts_of(store, records))

@@ -27,6 +27,7 @@ from grader.auth import authenticate, require
 from grader.catalogue import get_catalogue
 from grader.dispatch import get_dispatcher
 from grader.errors import ApiError
+from grader.gradings import current_stats
 from grader.storage import get_store
 from worker.spec import ExerciseError, ExerciseLibrary
 from worker.store import (
@@ -154,9 +155,10 @@ def install_exercise(slug: str, body: ExerciseBundleIn, uploaded_by: str) -> Exe
 @api_spec.validate(resp=Response(HTTP_200=ExerciseStatsView, **ERRORS), tags=["exercises"])
 def exercise_stats(slug: str) -> ExerciseStatsView:
     """Pass rate per check (a check passes in a submission when it passes on every case) and
-    the distribution of scores, over graded submissions."""
+    the distribution of scores, over graded submissions, each counted once with its current
+    grading (a finished regrade replaces what it regraded)."""
     _exercise(slug)
-    stats = get_store().stats(slug)
+    stats = current_stats(get_store(), slug)
     scores = [ScoreBucket(low=i / 10, high=(i + 1) / 10, count=c)
               for i, c in enumerate(stats.score_buckets[:SCORE_BUCKETS - 1])]
     scores.append(ScoreBucket(low=1.0, high=1.0, count=stats.score_buckets[-1]))

@@ -2,9 +2,8 @@
 checks grouped by check and by the mistake behind them, and how many attempts learners needed
 before full marks.
 
-Everything is read from the learners' histories, each submission once with its current grading
-(a regrade replaces what it regrades, see :mod:`grader.gradings`), at most
-:data:`MAX_VERDICTS` verdicts per page view. A failure is grouped under the misconception it was
+The verdicts are each submission's current grading (a regrade replaces what it regrades;
+:mod:`grader.gradings` reads them). A failure is grouped under the misconception it was
 recognised as, else under its message with the values taken out (``expected 3 got 4`` and
 ``expected 5 got 6`` are the same mistake).
 """
@@ -15,13 +14,11 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 
-from grader.gradings import current_gradings
-from grader.pages.attempts import HISTORY_LIMIT, regrade_of
+from grader.pages.attempts import regrade_of
 from grader.pages.results import HINT_MARK
 from worker.protocol import Verdict
-from worker.store import Store, SubmissionRecord
+from worker.store import SubmissionRecord
 
-MAX_VERDICTS = 2000
 MESSAGES_PER_CHECK = 3
 # A number standing on its own (not part of a name such as float64), with an optional sign,
 # decimals and exponent.
@@ -40,19 +37,6 @@ def mistake_of(message: str) -> str:
         return "(no message)"
     text = _TOLERANCE.sub("", lines[0])
     return _RUNS.sub("…", _NUMBER.sub("…", _BOOLEAN.sub("…", text)))[:300]
-
-
-def learners_of(store: Store, slug: str, accounts: list[str]) -> list[str]:
-    """Learners who may have submitted ``slug``: everyone graded on it, and every account."""
-    graded = {learner for learner, exercise in store.gradebook() if exercise == slug}
-    return sorted(graded | set(accounts))
-
-
-def submissions_of(store: Store, slug: str, learners: list[str]) -> list[SubmissionRecord]:
-    """Every submission of ``slug`` by these learners, oldest first."""
-    records = [r for learner in learners for r in store.history(learner, HISTORY_LIMIT)
-               if r.exercise == slug]
-    return sorted(records, key=lambda r: r.created_at)
 
 
 @dataclass
@@ -100,14 +84,6 @@ def failing_checks(verdicts: list[Verdict]) -> list[FailingCheck]:
             entry.misconceptions.update(known.get(name, set()))
             entry.messages.update(messages.get(name, set()))
     return sorted(found.values(), key=lambda f: (-f.submissions, f.name))
-
-
-def verdicts_of(store: Store, records: list[SubmissionRecord]) -> list[Verdict]:
-    """The verdicts of the current gradings of the newest graded submissions among
-    ``records`` (a regrade replaces its original; it is not another submission)."""
-    graded = [r for r in current_gradings(records) if r.status == "graded"][-MAX_VERDICTS:]
-    verdicts = [store.get_result(r.id) for r in graded]
-    return [v for v in verdicts if v is not None]
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,10 @@ from grader.gradings import (
     current_gradebook,
     current_gradings,
     learner_accounts,
+    learners_of,
     stats_of,
+    submissions_of,
+    verdicts_of,
 )
 from grader.pages import analytics
 from grader.pages.bundles import BundleError, UploadedExercise, from_files, from_zip
@@ -85,7 +88,7 @@ def dashboard() -> str:
 def _records(slug: str) -> list[SubmissionRecord]:
     accounts = [a.username for a in get_accounts().all()]
     store = get_store()
-    return analytics.submissions_of(store, slug, analytics.learners_of(store, slug, accounts))
+    return submissions_of(store, slug, learners_of(store, slug, accounts))
 
 
 @bp.get("/exercises/<slug>")
@@ -95,7 +98,7 @@ def exercise_stats(slug: str) -> str:
     info = _exercise(slug)
     store = get_store()
     records = _records(slug)
-    verdicts = analytics.verdicts_of(store, records)
+    verdicts = verdicts_of(store, records)
     # From the current gradings: a regrade replaces what it regrades (the store's counters
     # count every grading).
     stats = stats_of(slug, verdicts)
