@@ -107,8 +107,10 @@ def signature_problem(function: str, signature: str, source: str,
     assert first is not None
     if first.type != "TypeError" or not _CALL_MISMATCH.search(first.message):
         return None
-    if not first.message.startswith(f"{function}()"):
-        return None  # raised by something the function called, not by the call itself
+    if not first.message.startswith(f"{function}()") or first.traceback.strip():
+        # Raised inside the learner's code (a frame of theirs is in the traceback), not by
+        # the grader's call of their function.
+        return None
     if any(e is None or e.message != first.message for e in errors):
         return None
     names = parameter_names(signature)

@@ -67,10 +67,13 @@ def test_renamed_parameter_names_the_signatures_parameters(tiny_pipeline: Pipeli
 def test_an_error_inside_the_function_is_not_a_signature_problem(tiny_pipeline: Pipeline) -> (
     None
 ):
-    source = "def share_from_numpy(arr):\n    return sorted(arr, kee=len)\n"
-    verdict = grade(tiny_pipeline, source)
-    assert verdict.problem is None
-    assert set(statuses(verdict).values()) == {"raised"}
+    for source in ("def share_from_numpy(arr):\n    return sorted(arr, kee=len)\n",
+                   # the same TypeError text, but from a call inside the learner's code
+                   "def share_from_numpy(arr, depth=0):\n"
+                   "    return arr if depth else share_from_numpy(ar=arr, depth=1)\n"):
+        verdict = grade(tiny_pipeline, source)
+        assert verdict.problem is None, verdict.problem
+        assert set(statuses(verdict).values()) == {"raised"}
 
 
 def test_missing_the_objective_caps_the_score_at_half(tiny_pipeline: Pipeline) -> None:
