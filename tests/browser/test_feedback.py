@@ -190,3 +190,19 @@ def test_uploading_a_file_shows_its_code_and_the_editor_can_be_left_with_the_key
     page.keyboard.press("Escape")
     page.keyboard.press("Tab")
     assert not page.evaluate("document.activeElement.classList.contains('cm-content')")
+
+
+def test_an_exception_on_every_case_is_shown_once_and_pointed_at(
+        service: Service, new_context: Callable[..., BrowserContext]) -> None:
+    page = new_context().new_page()
+    sign_in(page, service.account("eve", name="Eve Exception"))
+    submit(page, "def share_from_numpy(arr):\n    return 1 / 0\n")
+    result = page.get_by_test_id("result")
+    assert result.inner_text().count("division by zero") == 1
+    second = result.locator('details.case[data-case="int64-vector"]')
+    expect(second).to_contain_text("The same as case small-float32")
+    expect(result.get_by_test_id("not-checked").first).to_contain_text(
+        "Not checked, since the case did not return")
+    expect(result.locator("table.checks")).to_have_count(0)
+    expect(result.locator('.hidden-cases li[data-case="large"]')).to_contain_text(
+        "the same as case small-float32")
