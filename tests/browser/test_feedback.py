@@ -171,6 +171,8 @@ def test_uploading_a_file_shows_its_code_and_the_editor_can_be_left_with_the_key
     sign_in(page, service.account("uma", name="Uma Upload"))
     page.goto(f"/exercises/{EXERCISE}")
     expect(page.locator(".cm-editor")).to_be_visible()
+    expect(page.get_by_test_id("objective")).to_contain_text(
+        "The point of this exercise is checked by shares_memory")
     solution = tmp_path / "mine.py"
     solution.write_text(COPIES)
     page.locator("input#file").set_input_files(str(solution))
