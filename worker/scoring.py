@@ -65,5 +65,6 @@ def objective_notice(max_score: float, missed: list[str]) -> str:
     Markdown-ish line: names in backticks)."""
     names = " and ".join(f"`{name}`" for name in missed)
     half = f"{round(max_score * OBJECTIVE_CAP, 2):g}"
-    return (f"This exercise is about {names}, which your code does not get right on every case, "
-            f"so it scores at most half the points ({half} of {max_score:g}).")
+    that = "that is" if len(missed) == 1 else "they are part of"
+    return (f"Your code fails {names} on some case, and {that} what this exercise teaches, so "
+            f"the submission scores at most half the points ({half} of {max_score:g}).")
