@@ -42,6 +42,34 @@ class CheckResult(_Model):
     message: str
     misconceptions: list[str] = Field(default_factory=list)
     extra_credit: bool = False
+    # False when the case did not return (the code did not load, the function raised, ran out
+    # of time...): the check had nothing to look at, and its case (or the verdict's ``problem``)
+    # says why, once.
+    run: bool = True
+    # True for a check the exercise's learning objective names.
+    objective: bool = False
+
+
+class CodeProblem(_Model):
+    """Why a submission could not run at all: the error, and where in the learner's code."""
+
+    message: str  # e.g. "SyntaxError: expected ':'" or "NameError: name 'np' is not defined"
+    line: int | None = None  # 1-based line of the learner's code, when known
+    code: str = ""  # that line's text
+    column: int | None = None  # 1-based position of the caret under ``code``, when known
+    traceback: str = ""  # the learner's own frames, for an error raised while loading
+    hint: str = ""  # how to fix it, when the grader recognises the mistake
+
+    def render(self) -> str:
+        """The problem as plain text: message, the line with a caret under it, the hint."""
+        lines = [self.message if self.line is None else f"line {self.line}: {self.message}"]
+        if self.code:
+            lines.append(f"    {self.code}")
+            if self.column is not None:
+                lines.append("    " + " " * max(self.column - 1, 0) + "^")
+        if self.hint:
+            lines.append(f"Hint: {self.hint}")
+        return "\n".join(lines)
 
 
 class CaseReport(_Model):
@@ -69,6 +97,13 @@ class Verdict(_Model):
     content_hash: str = ""
     notices: list[str] = Field(default_factory=list)
     tampering: str | None = None  # what the tripwire saw, for instructors to follow up
+    # Set when the submission could not run at all (it does not compile or load, or its
+    # function cannot be called as the signature says): then no check ran.
+    problem: CodeProblem | None = None
+    # The learning objective's checks this submission failed (its score is capped at half).
+    objective_missed: list[str] = Field(default_factory=list)
+    # Extra credit earned on top of the maximum (part of ``score``).
+    extra_credit: float = 0.0
 
     @property
     def full_marks(self) -> bool:

@@ -180,6 +180,8 @@ class ExerciseInfo(BaseModel):
     visible_cases: list[CaseInfo]
     content_hash: str
     origin: Literal["course", "upload"] = "course"
+    # The checks of the learning objective (a submission that fails one scores at most half).
+    objective: list[str] = Field(default_factory=list)
 
     @classmethod
     def from_exercise(cls, exercise: Exercise, origin: Literal["course", "upload"]) -> (
@@ -197,6 +199,7 @@ class ExerciseInfo(BaseModel):
                 for c in exercise.visible_cases
             ],
             content_hash=exercise.content_hash, origin=origin,
+            objective=list(exercise.objective),
         )
 
 

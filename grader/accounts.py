@@ -259,7 +259,21 @@ class AccountStore:
                                 created_by=created_by, created_at=now, expires_at=now + ttl_s)
         token = secrets.token_urlsafe(24)
         self._r.set(self._key("invite", _digest(token)), invitation.model_dump_json(), ex=ttl_s)
+        # An index of the pending ones by expiry, so that instructors can see them.
+        self._r.zadd(self._key("invites"), {_digest(token): invitation.expires_at})
         return token, invitation
+
+    def pending(self) -> list[Invitation]:
+        """Invitations neither used nor expired, oldest first."""
+        index = self._key("invites")
+        self._r.zremrangebyscore(index, "-inf", time.time())
+        digests = list(self._r.zrange(index, 0, -1))
+        raws = self._r.mget([self._key("invite", d) for d in digests]) if digests else []
+        gone = [d for d, raw in zip(digests, raws, strict=True) if not raw]
+        if gone:
+            self._r.zrem(index, *gone)
+        found = [Invitation.model_validate_json(raw) for raw in raws if raw]
+        return sorted(found, key=lambda i: i.created_at)
 
     def invitation(self, token: str) -> Invitation | None:
         """The invitation a link's token stands for, or None once used or expired."""
@@ -273,6 +287,8 @@ class AccountStore:
         invited = self.invitation(token)
         check_password(password, invited.username if invited else "")
         raw = self._r.getdel(self._key("invite", _digest(token))) if token else None
+        if token:
+            self._r.zrem(self._key("invites"), _digest(token))
         if not raw:
             raise AccountError("this invitation was used already or has expired; "
                                "ask your instructor for a new one")

@@ -27,6 +27,9 @@ commands:
   check SLUG FILE [--json]     grade a submission (.py, .ipynb, or - for stdin)
   exercises list [--json]      the exercises, grouped by module
   exercises validate [SLUG...] prove exercises before they go live
+  exercises export SLUG DIR    write an exercise (the uploaded one, else the course's) to DIR
+  exercises import DIR [SLUG...]
+                               validate exercises of DIR and make them live in the service
   serve [--host H] [--port P]  run everything on this machine (web, worker, Redis)
   web [--host H] [--port P]    run the web app (gunicorn)
   worker [--queues cpu,gpu] [--concurrency N]

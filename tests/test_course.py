@@ -66,6 +66,30 @@ def test_golden_submission_gets_its_verdict(course_pipeline: Pipeline, slug: str
     assert set(golden.fails) <= {c.name for c in failed}, report
     named = {m for c in failed for m in c.misconceptions}
     assert set(golden.misconceptions) <= named, report
+    objective = set(LIBRARY.load(slug).objective)
+    if objective & {c.name for c in failed}:
+        # A submission that misses the exercise's point scores at most half.
+        assert verdict.objective_missed and verdict.score <= verdict.max_score / 2, report
+    else:
+        assert not verdict.objective_missed, report
+
+
+@pytest.mark.parametrize("slug", LIBRARY.slugs())
+def test_every_exercise_names_its_objective_with_a_golden_that_misses_it(slug: str) -> None:
+    exercise = LIBRARY.load(slug)
+    assert exercise.objective, f"{slug}: no learning objective"
+    missing = [g.file for g in exercise.golden
+               if g.expect == "wrong" and set(g.fails) & set(exercise.objective)]
+    assert missing, f"{slug}: no golden wrong submission fails the objective"
+
+
+@pytest.mark.parametrize("slug", LIBRARY.slugs())
+def test_the_objective_carries_at_least_half_the_weight(slug: str) -> None:
+    exercise = LIBRARY.load(slug)
+    weights = {spec.key: spec.weight * len(spec.cases or exercise.cases)
+               for spec in exercise.checks if not spec.extra_credit}
+    share = sum(w for k, w in weights.items() if k in exercise.objective) / sum(weights.values())
+    assert share >= 0.5, f"{slug}: the objective carries {share:.0%} of the weight"
 
 
 def test_exercises_list_is_grouped_in_the_notebooks_order() -> None:

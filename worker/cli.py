@@ -1,4 +1,5 @@
-"""The grading side of the ``grader`` command: ``check`` and ``exercises list|validate``.
+"""The grading side of the ``grader`` command: ``check`` and ``exercises
+list|validate|export|import``.
 
 ``grader.cli`` hands these subcommands to this module in a fresh interpreter, so the web
 package never imports the grading code.
@@ -14,11 +15,14 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from common.spec import MODULES, ExerciseError, ExerciseLibrary
+from common.store import Store
 from common.submission import SubmissionError, source_from_text, source_from_upload
 from worker.config import ConfigError, WorkerConfig
 from worker.pipeline import GraderError, Pipeline
 from worker.report import render_text
 from worker.runners import SandboxUnavailable, build_runner
+from worker.service_config import ServiceSettings
+from worker.transfer import TransferError, export_exercise, import_exercise
 from worker.validation import validate_exercise
 
 EXIT_FULL_MARKS, EXIT_NOT_FULL, EXIT_USAGE = 0, 1, 2
@@ -40,7 +44,15 @@ def _parser() -> argparse.ArgumentParser:
     listing.add_argument("--json", action="store_true")
     validate = actions.add_parser("validate", help="prove exercises before they go live")
     validate.add_argument("slugs", nargs="*")
-    for p in (check, listing, validate):
+    export = actions.add_parser("export", help="write an exercise (uploaded to the service, "
+                                               "else the course's) as a course folder")
+    export.add_argument("slug")
+    export.add_argument("dir", type=Path, help="the course folder to write into")
+    importing = actions.add_parser("import", help="validate exercises of a course folder and "
+                                                  "make them live in the service")
+    importing.add_argument("dir", type=Path, help="a course folder (exercises/, reference/)")
+    importing.add_argument("slugs", nargs="*", help="default: every exercise of DIR")
+    for p in (check, listing, validate, export, importing):
         p.add_argument("--exercises", metavar="DIR", type=Path, default=argparse.SUPPRESS)
     return parser
 
@@ -101,7 +113,10 @@ def cmd_validate(args: argparse.Namespace, pipeline: Pipeline) -> int:
         try:
             exercise = library.load(slug)
         except ExerciseError as exc:
-            print(f"FAIL {slug}\n  {exc}")
+            count = len(exc.problems)
+            print(f"FAIL {slug}" + (f" ({count} problems)" if count > 1 else ""))
+            for line in str(exc).splitlines():
+                print(f"  {line}")
             failures += 1
             continue
         report = validate_exercise(pipeline, exercise)
@@ -117,11 +132,60 @@ def cmd_validate(args: argparse.Namespace, pipeline: Pipeline) -> int:
 
 def _arguments_problem(args: argparse.Namespace, library: ExerciseLibrary) -> str | None:
     """What is wrong with the command line, found before any sandbox starts."""
+    if args.command == "exercises" and args.action == "export":
+        return None  # an uploaded exercise lives in the service, not in the folder
     slugs = [args.slug] if args.command == "check" else getattr(args, "slugs", [])
     for slug in slugs:
         if slug not in library:
             return f"unknown exercise {slug!r}; known: {', '.join(library.slugs())}"
     return None
+
+
+def _service_store() -> Store:
+    settings = ServiceSettings.from_env()
+    return Store.from_url(settings.redis_url, settings.key_prefix)
+
+
+def cmd_export(args: argparse.Namespace, library: ExerciseLibrary) -> int:
+    """Write one exercise as a course folder under DIR."""
+    store: Store | None = _service_store()
+    if store is not None and not store.ping():  # no service to ask: the folder is all there is
+        print(f"grader: the service's Redis does not answer; exporting from "
+              f"{library.exercises_dir}", file=sys.stderr)
+        store = None
+    try:
+        folder, origin = export_exercise(args.slug, args.dir, library, store)
+    except TransferError as exc:
+        return _usage_error(str(exc))
+    print(f"exported {args.slug} from {origin} to {folder} (reference: "
+          f"{args.dir / 'reference' / (args.slug + '.py')})")
+    return EXIT_FULL_MARKS
+
+
+def cmd_import(args: argparse.Namespace, pipeline: Pipeline) -> int:
+    """Validate the exercises of DIR (the pipeline's library) and make those that pass live in
+    the service."""
+    library = pipeline.library
+    slugs = args.slugs or library.slugs()
+    store = _service_store()
+    failures = 0
+    for slug in slugs:
+        try:
+            report, live = import_exercise(pipeline, slug, store, "cli:import")
+        except ExerciseError as exc:
+            print(f"FAIL {slug}")
+            for line in str(exc).splitlines():
+                print(f"  {line}")
+            failures += 1
+            continue
+        print(f"{'live' if live else 'FAIL'} {slug}")
+        for line in report.lines:
+            print(f"  {line}")
+        for problem in report.problems:
+            print(f"  problem: {problem}")
+        failures += not live
+    print(f"{len(slugs) - failures} of {len(slugs)} exercises imported")
+    return EXIT_NOT_FULL if failures else EXIT_FULL_MARKS
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -130,6 +194,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         config = WorkerConfig.from_env()
         library = ExerciseLibrary(args.exercises or config.exercises_dir)
+        if args.command == "exercises" and args.action == "import":
+            library = ExerciseLibrary(args.dir)  # the folder being imported is what is graded
     except (ConfigError, ExerciseError) as exc:
         return _usage_error(str(exc))
     problem = _arguments_problem(args, library)
@@ -137,6 +203,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _usage_error(problem)
     if args.command == "exercises" and args.action == "list":
         return cmd_list(args, library)
+    if args.command == "exercises" and args.action == "export":
+        return cmd_export(args, library)
     source = ""
     if args.command == "check":
         try:
@@ -152,6 +220,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "check":
             return cmd_check(args, pipeline, source)
+        if args.action == "import":
+            return cmd_import(args, pipeline)
         return cmd_validate(args, pipeline)
     except (ExerciseError, GraderError) as exc:
         print(f"grader: internal error: {exc}", file=sys.stderr)

@@ -19,7 +19,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from common.protocol import CaseReport, CaseStatus, CheckResult, Verdict
+from common.protocol import CaseReport, CaseStatus, CheckResult, CodeProblem, Verdict
+from common.scoring import score_checks
 from common.spec import CaseSpec, Exercise, ExerciseError, ExerciseLibrary
 from worker.cases import build_inputs, describe_input
 from worker.checks.base import CheckContext, CheckOutcome, call_check, get_check
@@ -28,10 +29,15 @@ from worker.harness.gpu import GPU_UNAVAILABLE
 from worker.invocation import invoke
 from worker.misconceptions import recognise
 from worker.observation import Encoder, Observation, Value, decode
+from worker.problems import (
+    load_problem,
+    signature_problem,
+    syntax_problem,
+    unfinished_load,
+)
 from worker.reference import load_reference, reference_function
 from worker.runner import DEFAULT_GPU_MEMORY_FRACTION, Job, Limits, Runner, RunOutcome
 
-MAX_SOURCE_BYTES = 256 * 1024
 REFERENCE_OBSERVATION_BYTES = 256 * 2**20
 # Reference observations are reused across submissions of an unchanged exercise, by every
 # Pipeline of the process (the service makes one per grading). The content hash covers the
@@ -73,20 +79,6 @@ def _originals(case: CaseSpec, device: str) -> dict[str, Value]:
     return observation.inputs_after
 
 
-def _syntax_error(source: str) -> str | None:
-    if len(source.encode("utf-8", errors="replace")) > MAX_SOURCE_BYTES:
-        return f"your code is larger than {MAX_SOURCE_BYTES // 1024} KB"
-    try:
-        compile(source, "submission.py", "exec", dont_inherit=True)
-    except SyntaxError as exc:
-        line = (exc.text or "").rstrip("\n")
-        pointer = " " * max((exc.offset or 1) - 1, 0) + "^" if line else ""
-        return f"SyntaxError on line {exc.lineno}: {exc.msg}\n    {line}\n    {pointer}".rstrip()
-    except ValueError as exc:  # e.g. null bytes in the source
-        return f"your code cannot be read as Python: {exc}"
-    return None
-
-
 CLEAN_ENDS = ("completed", "load_error")
 HIDDEN_NOTE = "details of hidden cases are not shown"
 
@@ -111,10 +103,7 @@ def _case_status(run: RunOutcome, case: str, observation: Observation | None) ->
             return "memory_limit", "your function ran out of memory (MemoryError)"
         return "raised", f"your function raised {error.type}: {error.message}"
     if run.load_error is not None:
-        error = run.load_error
-        if error.type == "MissingFunction":
-            return "not_run", f"not run: {error.message}"
-        return "not_run", f"not run: loading your code raised {error.type}: {error.message}"
+        return "not_run", ""  # the verdict's problem says why, once
     if run.running_case == case:
         status: CaseStatus = {
             "timeout": "timeout", "memory_limit": "memory_limit", "output_limit": "output_limit",
@@ -192,7 +181,7 @@ class Pipeline:
         messages; exercise faults raise :class:`GraderError`."""
         if isinstance(exercise, str):
             exercise = self.library.load(exercise)
-        syntax = _syntax_error(source)
+        syntax = syntax_problem(source)
         if syntax is not None:
             return self._unrunnable(exercise, syntax)
         device = resolve_device(exercise.device)
@@ -225,7 +214,7 @@ class Pipeline:
                 runs[case.name] = run
             if visible:
                 stdout = run.stdout
-        return self._verdict(exercise, expected, runs, stdout, notices, device)
+        return self._verdict(exercise, expected, runs, stdout, notices, device, source)
 
     @staticmethod
     def _probes(exercise: Exercise, case: CaseSpec) -> tuple[str, ...]:
@@ -291,9 +280,12 @@ class Pipeline:
         stdout: str,
         notices: list[str],
         device: str,
+        source: str,
     ) -> Verdict:
         items: list[tuple[CheckResult, float]] = []
         reports: list[CaseReport] = []
+        problem = _code_problem(exercise, runs, source,
+                                {c.name for c in exercise.cases if not c.visible})
         for case in exercise.cases:
             run = runs[case.name]
             got = run.observations.get(case.name)
@@ -303,6 +295,8 @@ class Pipeline:
             elif got is not None and got.header.error is not None and (
                     got.header.error.traceback):
                 case_message += "\n" + got.header.error.traceback.rstrip()
+            if problem is not None:
+                case_message = ""  # the problem is told once, for the whole submission
             reports.append(CaseReport(
                 name=case.name,
                 visible=case.visible,
@@ -322,7 +316,8 @@ class Pipeline:
                         raise GraderError(f"{exercise.slug}: check {spec.key}: {exc}") from exc
                     passed, message = outcome.passed, outcome.message
                 else:
-                    passed, message = False, case_message.split("\n")[0]
+                    # The case says why nothing could be checked; the check does not repeat it.
+                    passed, message = False, ""
                 names: list[str] = []
                 if not passed:
                     here = expected[case.name]
@@ -340,16 +335,18 @@ class Pipeline:
                     message = _hidden_check_message(passed, status, case_message)
                 items.append((CheckResult(
                     name=spec.key, case=case.name, visible=case.visible, passed=passed,
-                    score=0.0, max_score=0.0, message=message, misconceptions=names,
-                    extra_credit=spec.extra_credit,
+                    score=0.0, max_score=0.0, message=message.lstrip("\n"),
+                    misconceptions=names, extra_credit=spec.extra_credit,
+                    run=outcome is not None,
                 ), spec.weight))
         hidden = {case.name for case in exercise.cases if not case.visible}
-        verdict = self._scored(exercise, items, reports, stdout, notices,
-                               _run_error(runs, hidden))
+        error = problem.render() if problem is not None else _run_error(runs, hidden)
+        verdict = self._scored(exercise, items, reports, stdout, notices, error, problem)
         tampered = [r for r in runs.values() if r.status == "tampering"]
         if tampered:
             verdict.status = "tampering"
             verdict.score = 0.0
+            verdict.extra_credit = 0.0
             verdict.tampering = tampered[0].tampering
             for check in verdict.checks:
                 if check.passed or not check.message:
@@ -365,20 +362,13 @@ class Pipeline:
         stdout: str,
         notices: list[str],
         error: str | None,
+        problem: CodeProblem | None = None,
     ) -> Verdict:
-        total = sum(w for r, w in items if not r.extra_credit)
-        score = 0.0
-        for result, weight in items:
-            share = round(exercise.points * weight / total, 4)
-            result.max_score = 0.0 if result.extra_credit else share
-            result.score = share if result.passed else 0.0
-            score += result.score
-        all_passed = all(r.passed for r, _ in items if not r.extra_credit)
+        scored = score_checks(exercise, items)
         return Verdict(
             exercise=exercise.slug,
-            status="passed" if all_passed else "failed",
-            # Rounded shares can sum to a hair under the points; full marks are full marks.
-            score=exercise.points if all_passed else round(score, 2),
+            status="passed" if scored.full_marks else "failed",
+            score=scored.score,
             max_score=exercise.points,
             checks=[r for r, _ in items],
             cases=reports,
@@ -386,19 +376,48 @@ class Pipeline:
             error=error,
             content_hash=exercise.content_hash,
             notices=notices,
+            problem=problem,
+            objective_missed=scored.objective_missed,
+            extra_credit=scored.extra_credit,
         )
 
-    def _unrunnable(self, exercise: Exercise, error: str) -> Verdict:
+    def _unrunnable(self, exercise: Exercise, problem: CodeProblem) -> Verdict:
         items = [
             (CheckResult(name=spec.key, case=case.name, visible=case.visible, passed=False,
-                         score=0.0, max_score=0.0, message=error.split("\n")[0],
+                         score=0.0, max_score=0.0, message="", run=False,
                          extra_credit=spec.extra_credit), spec.weight)
             for case in exercise.cases for spec in exercise.checks_for(case)
         ]
-        reports = [CaseReport(name=c.name, visible=c.visible, status="not_run",
-                              message="not run: your code cannot be compiled")
+        reports = [CaseReport(name=c.name, visible=c.visible, status="not_run")
                    for c in exercise.cases]
-        return self._scored(exercise, items, reports, "", [], error)
+        return self._scored(exercise, items, reports, "", [], problem.render(), problem)
+
+
+def _code_problem(exercise: Exercise, runs: dict[str, RunOutcome], source: str,
+                  hidden: set[str]) -> CodeProblem | None:
+    """Why the submission could not run at all, if that is what happened: it did not load, its
+    loading ran out of time or memory, or its function's parameters are not the signature's.
+    A load error of the hidden cases' run alone is told by its type only: learner code can put
+    what it read there (the hidden cases' specs, seeds) into a message or a traceback."""
+    unique = {id(run): (run, name in hidden) for name, run in runs.items()}
+    for run, is_hidden in unique.values():
+        if run.load_error is not None and not is_hidden:
+            return load_problem(run.load_error, source)
+    for run, _ in unique.values():
+        if run.load_error is not None:
+            e = run.load_error
+            if e.type == "MissingFunction":
+                return CodeProblem(message=e.message)
+            return CodeProblem(message=f"loading your code raised {e.type} in the hidden "
+                                       f"cases' run ({HIDDEN_NOTE})")
+    for run in runs.values():
+        unfinished = unfinished_load(run)
+        if unfinished is not None:
+            return unfinished
+    observations = [o for run in runs.values() for o in run.observations.values()]
+    if len(observations) < len(exercise.cases):
+        return None
+    return signature_problem(exercise.function, exercise.signature, source, observations)
 
 
 def _run_error(runs: dict[str, RunOutcome], hidden: set[str]) -> str | None:

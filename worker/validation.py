@@ -3,7 +3,9 @@
 For every exercise: its checks exist; the reference solution, graded like a submission, gets
 full marks; every golden alternative correct solution gets full marks; every golden wrong
 submission loses points on the checks it targets and its feedback names its misconceptions;
-and every misconception is exercised by some golden wrong submission.
+every misconception is exercised by some golden wrong submission; and, when the exercise names
+a learning objective, some golden wrong submission fails it and every one that does scores at
+most half the points.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import ast
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from common.scoring import OBJECTIVE_CAP
 from common.spec import Exercise, ExerciseError, GoldenSpec
 from worker.checks.base import UnknownCheckError, get_check
 from worker.devices import resolve_device
@@ -60,6 +63,11 @@ def _static_problems(pipeline: Pipeline, exercise: Exercise) -> list[str]:
             problems.append(f"misconception {m.id!r} is named by no golden wrong submission")
     if not any(g.expect == "correct" for g in exercise.golden):
         problems.append("no golden alternative correct solution")
+    if exercise.objective and not any(
+        set(g.fails) & set(exercise.objective) for g in exercise.golden if g.expect == "wrong"
+    ):
+        problems.append("no golden wrong submission fails the learning objective "
+                        f"({', '.join(exercise.objective)}): add one that does")
     return problems
 
 
@@ -86,6 +94,9 @@ def validate_exercise(pipeline: Pipeline, exercise: Exercise) -> ValidationRepor
     """Validate one exercise by grading its reference and golden submissions."""
     report = ValidationReport(exercise.slug)
     report.problems += _static_problems(pipeline, exercise)
+    if not exercise.objective:
+        report.lines.append("note: no learning objective ('objective'): a submission that "
+                            "misses the exercise's point is not capped at half the points")
     if report.problems:
         return report
     reference = pipeline.library.reference_path(exercise.slug).read_text(encoding="utf-8")
@@ -104,7 +115,9 @@ def validate_exercise(pipeline: Pipeline, exercise: Exercise) -> ValidationRepor
         except GraderError as exc:
             report.problems.append(f"{label}: grading failed: {exc}")
             continue
-        report.lines.append(f"{label}: {verdict.score:g}/{verdict.max_score:g} ({expect})")
+        missed = " objective missed" if verdict.objective_missed else ""
+        report.lines.append(
+            f"{label}: {verdict.score:g}/{verdict.max_score:g} ({expect}{missed})")
         # A wrong submission may lose only extra credit (a copy where a view earns a bonus).
         failing = [c for c in verdict.checks if not c.passed]
         if expect == "correct":
@@ -115,6 +128,12 @@ def validate_exercise(pipeline: Pipeline, exercise: Exercise) -> ValidationRepor
                 )
             continue
         assert golden is not None
+        half = exercise.points * OBJECTIVE_CAP
+        if verdict.objective_missed and verdict.score > half:
+            report.problems.append(
+                f"{label}: fails the learning objective ({', '.join(verdict.objective_missed)}) "
+                f"but scores {verdict.score:g}, more than half ({half:g})"
+            )
         if not failing:
             report.problems.append(f"{label}: a wrong submission passed every check")
         failed_names = {c.name for c in failing}

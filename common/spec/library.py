@@ -17,7 +17,14 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from common.spec.model import MODULE_KEYS, SLUG_PATTERN, Exercise, ExerciseError
+from common.spec.model import (
+    MODULE_KEYS,
+    SLUG_PATTERN,
+    Exercise,
+    ExerciseError,
+    InconsistentExercise,
+)
+from common.spec.problems import SpecProblem, at, render_all, yaml_problem
 
 EXERCISE_FILE = "exercise.yaml"
 
@@ -86,24 +93,42 @@ class ExerciseLibrary:
         return iter(self.load_all())
 
 
-def _read_yaml(path: Path) -> dict[str, Any]:
+def _fail(problems: list[SpecProblem]) -> ExerciseError:
+    return ExerciseError(render_all(problems), problems)
+
+
+def _read_yaml(path: Path) -> tuple[dict[str, Any], str]:
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError as exc:
-        raise ExerciseError(f"{path}: file is missing") from exc
+        raise _fail([SpecProblem(str(path), "file is missing")]) from exc
+    except UnicodeDecodeError as exc:
+        raise _fail([SpecProblem(str(path), f"not UTF-8 text: {exc}")]) from exc
+    try:
+        data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise ExerciseError(f"{path}: not valid YAML: {exc}") from exc
+        raise _fail([yaml_problem(text, str(path), exc)]) from exc
     if not isinstance(data, dict):
-        raise ExerciseError(f"{path}: expected a mapping at the top level")
-    return data
+        raise _fail([SpecProblem(str(path), "expected a mapping at the top level", line=1)])
+    return data, text
 
 
-def _describe(error: ValidationError) -> str:
-    lines = []
+def _message(item: Any) -> str:
+    """Pydantic's message without its "Value error, " prefix."""
+    return str(item["msg"]).removeprefix("Value error, ")
+
+
+def _describe(error: ValidationError, text: str, file: str) -> list[SpecProblem]:
+    """Every validation error, located in the YAML text."""
+    problems = []
     for item in error.errors():
-        where = ".".join(str(part) for part in item["loc"]) or "(top level)"
-        lines.append(f"field {where}: {item['msg']}")
-    return "; ".join(lines)
+        location = tuple(item["loc"])
+        if not location:
+            problems.append(SpecProblem(file, _message(item), field="(top level)"))
+            continue
+        problems.append(at(text, file, location, _message(item),
+                           at_value=item["type"] != "extra_forbidden"))
+    return problems
 
 
 # Loaded exercises by folder, reused while no file of the exercise or its reference changed
@@ -138,30 +163,36 @@ def load_exercise(folder: Path, reference: Path) -> Exercise:
 
 def _parse_exercise(folder: Path, reference: Path) -> Exercise:
     yaml_path = folder / EXERCISE_FILE
-    data = _read_yaml(yaml_path)
-    for field in ("statement", "starter", "folder", "content_hash"):
-        if field in data:
-            raise ExerciseError(f"{yaml_path}: field {field}: set by the loader, not the YAML")
+    file = str(yaml_path)
+    data, text = _read_yaml(yaml_path)
+    problems = [at(text, file, (field,), "set by the loader, not the YAML")
+                for field in ("statement", "starter", "folder", "content_hash") if field in data]
+    exercise: Exercise | None = None
     try:
         exercise = Exercise.model_validate(data)
     except ValidationError as exc:
-        raise ExerciseError(f"{yaml_path}: {_describe(exc)}") from exc
-    if exercise.slug != folder.name:
-        raise ExerciseError(
-            f"{yaml_path}: field slug: {exercise.slug!r} differs from its folder {folder.name!r}"
-        )
-    files = {"statement": folder / "statement.md", "starter": folder / "starter.py"}
-    texts = {}
-    for field, path in files.items():
-        if not path.is_file():
-            raise ExerciseError(f"{path}: file is missing ({field})")
-        texts[field] = path.read_text(encoding="utf-8")
-    for golden in exercise.golden:
-        golden_path = folder / golden.file
-        if not _inside(golden_path, folder) or not golden_path.is_file():
-            raise ExerciseError(f"{yaml_path}: field golden.file: {golden.file!r} is missing")
+        problems += _describe(exc, text, file)
+    except InconsistentExercise as exc:
+        problems += [at(text, file, location, message) for location, message in exc.items]
+    if data.get("slug") != folder.name and isinstance(data.get("slug"), str):
+        problems.append(at(text, file, ("slug",),
+                           f"{data['slug']!r} differs from its folder {folder.name!r}",
+                           at_value=True))
+    for field in ("statement.md", "starter.py"):
+        if not (folder / field).is_file():
+            problems.append(SpecProblem(str(folder / field), f"file is missing ({field[:-3]})"))
+    for i, golden in enumerate(data.get("golden") or []):
+        name = golden.get("file") if isinstance(golden, dict) else None
+        if isinstance(name, str) and not (_inside(folder / name, folder)
+                                          and (folder / name).is_file()):
+            problems.append(at(text, file, ("golden", i, "file"), f"{name!r} is missing",
+                               at_value=True))
     if not reference.is_file():
-        raise ExerciseError(f"{reference}: the reference solution is missing")
+        problems.append(SpecProblem(str(reference), "the reference solution is missing"))
+    if problems or exercise is None:
+        raise _fail(problems)
+    texts = {field: (folder / f"{field}.{ext}").read_text(encoding="utf-8")
+             for field, ext in (("statement", "md"), ("starter", "py"))}
     return exercise.model_copy(
         update={**texts, "folder": folder, "content_hash": content_hash(folder, reference)}
     )

@@ -14,6 +14,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from common.spec.checknames import CHECK_NAMES, did_you_mean
+
 SLUG_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -42,7 +44,30 @@ MODULE_KEYS = tuple(m.key for m in MODULES)
 
 
 class ExerciseError(Exception):
-    """An exercise's files are malformed; the message names the file and the field."""
+    """An exercise's files are malformed; the message names the file and the field.
+
+    ``problems`` holds every problem found, each with its file, line, field and caret (see
+    :mod:`common.spec.problems`); the message renders them all.
+    """
+
+    def __init__(self, message: str, problems: list[Any] | None = None) -> None:
+        super().__init__(message)
+        self.problems: list[Any] = list(problems or [])
+
+
+Location = tuple[str | int, ...]
+
+
+class InconsistentExercise(Exception):
+    """Fields that are each valid but do not fit together, every one with its location.
+
+    Not a ValueError, so that pydantic lets it through with its locations instead of folding
+    it into one error at the top level.
+    """
+
+    def __init__(self, items: list[tuple[Location, str]]) -> None:
+        super().__init__("; ".join(f"field {'.'.join(map(str, loc))}: {m}" for loc, m in items))
+        self.items = items
 
 
 class _Strict(BaseModel):
@@ -81,6 +106,13 @@ class CheckSpec(_Strict):
     # Restrict the check to some cases (by name); empty means every case.
     cases: tuple[str, ...] = ()
     label: str = ""
+
+    @field_validator("name")
+    @classmethod
+    def _registered(cls, value: str) -> str:
+        if value not in CHECK_NAMES:
+            raise ValueError(f"unknown check {value!r}{did_you_mean(value, CHECK_NAMES)}")
+        return value
 
     @property
     def key(self) -> str:
@@ -149,6 +181,9 @@ class Exercise(_Strict):
     time_limit_s: float = Field(default=5.0, gt=0, le=120)
     cases: tuple[CaseSpec, ...]
     checks: tuple[CheckSpec, ...]
+    # The learning objective: the check or checks (by key) the exercise exists to teach. A
+    # submission that fails one of them on any case scores at most half the points.
+    objective: tuple[str, ...] = ()
     misconceptions: tuple[MisconceptionSpec, ...] = ()
     golden: tuple[GoldenSpec, ...] = ()
     # Filled in by the loader, not by the YAML.
@@ -180,34 +215,62 @@ class Exercise(_Strict):
 
     @model_validator(mode="after")
     def _consistent(self) -> Exercise:
+        problems = self._inconsistencies()
+        if problems:
+            raise InconsistentExercise(problems)
+        return self
+
+    def _inconsistencies(self) -> list[tuple[Location, str]]:
+        """Every cross-field problem, located at the field to change."""
+        found: list[tuple[Location, str]] = []
         names = [c.name for c in self.cases]
         if not names:
-            raise ValueError("an exercise needs at least one case")
-        if len(set(names)) != len(names):
-            raise ValueError("case names must be unique")
-        if not any(c.visible for c in self.cases):
-            raise ValueError("an exercise needs at least one visible case")
+            found.append((("cases",), "an exercise needs at least one case"))
+        elif not any(c.visible for c in self.cases):
+            found.append((("cases",), "an exercise needs at least one visible case"))
+        for i, name in enumerate(names):
+            if name in names[:i]:
+                found.append((("cases", i, "name"), f"case name {name!r} is used twice"))
         keys = [c.key for c in self.checks]
         if not keys:
-            raise ValueError("an exercise needs at least one check")
-        if len(set(keys)) != len(keys):
-            raise ValueError("two checks share a name; give one a 'label'")
-        for check in self.checks:
+            found.append((("checks",), "an exercise needs at least one check"))
+        for i, check in enumerate(self.checks):
+            if check.key in keys[:i]:
+                found.append((("checks", i, "label" if check.label else "name"),
+                              f"two checks share the name {check.key!r}; give one a 'label'"))
             unknown = set(check.cases) - set(names)
             if unknown:
-                raise ValueError(f"check {check.key!r} names unknown cases {sorted(unknown)}")
+                found.append((("checks", i, "cases"),
+                              f"check {check.key!r} names unknown cases {sorted(unknown)}"))
+        extra = {c.key for c in self.checks if c.extra_credit}
+        for i, key in enumerate(self.objective):
+            if key not in keys:
+                found.append((("objective", i),
+                              f"objective names unknown check {key!r}{did_you_mean(key, keys)}"))
+            elif key in extra:
+                found.append((("objective", i),
+                              f"the extra-credit check {key!r} cannot be the learning objective"))
         ids = [m.id for m in self.misconceptions]
-        if len(set(ids)) != len(ids):
-            raise ValueError("misconception ids must be unique")
-        for m in self.misconceptions:
+        for i, m in enumerate(self.misconceptions):
+            if m.id in ids[:i]:
+                found.append((("misconceptions", i, "id"),
+                              f"misconception id {m.id!r} is used twice"))
             if m.check not in keys:
-                raise ValueError(f"misconception {m.id!r} refers to unknown check {m.check!r}")
-        for golden in self.golden:
-            if set(golden.fails) - set(keys):
-                raise ValueError(f"golden {golden.file!r} fails unknown checks")
-            if set(golden.misconceptions) - set(ids):
-                raise ValueError(f"golden {golden.file!r} names unknown misconceptions")
-        return self
+                found.append((("misconceptions", i, "check"),
+                              f"misconception {m.id!r} refers to unknown check {m.check!r}"
+                              f"{did_you_mean(m.check, keys)}"))
+        for i, golden in enumerate(self.golden):
+            for target in golden.fails:
+                if target not in keys:
+                    found.append((("golden", i, "fails"),
+                                  f"golden {golden.file!r} fails unknown check {target!r}"
+                                  f"{did_you_mean(target, keys)}"))
+            for named in golden.misconceptions:
+                if named not in ids:
+                    found.append((("golden", i, "misconceptions"),
+                                  f"golden {golden.file!r} names unknown misconception "
+                                  f"{named!r}{did_you_mean(named, ids)}"))
+        return found
 
     @property
     def visible_cases(self) -> tuple[CaseSpec, ...]:

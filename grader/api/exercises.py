@@ -37,6 +37,7 @@ from grader.auth import authenticate, require
 from grader.catalogue import get_catalogue
 from grader.dispatch import get_dispatcher
 from grader.errors import ApiError
+from grader.gradings import current_stats
 from grader.storage import get_store
 
 ERRORS = {f"HTTP_{code}": ErrorBody for code in (400, 401, 403, 404, 409, 413, 415, 429)}
@@ -76,10 +77,21 @@ def _parse_bundle(slug: str, body: ExerciseBundleIn) -> tuple[ExerciseBundle, Ex
         try:
             exercise = ExerciseLibrary(bundle.write_course(Path(tmp))).load(slug)
         except ExerciseError as exc:
-            message = str(exc).replace(tmp, "")
-            raise ApiError(422, f"the exercise is not valid: {message}",
-                           code="invalid_exercise") from exc
+            problems = [_relative(p.as_dict(), tmp, slug) for p in exc.problems]
+            message = str(exc).replace(f"{tmp}/exercises/{slug}/", "").replace(f"{tmp}/", "")
+            count = f"{len(problems)} problems: " if len(problems) > 1 else ""
+            raise ApiError(422, f"the exercise is not valid: {count}{message}",
+                           code="invalid_exercise", details={"problems": problems}) from exc
         return bundle, ExerciseInfo.from_exercise(exercise, "upload")
+
+
+def _relative(problem: dict[str, object], tmp: str, slug: str) -> dict[str, object]:
+    """A problem with its file named as in the upload (``exercise.yaml``,
+    ``reference/<slug>.py``), not by the temporary folder it was checked in."""
+    file = str(problem["file"])
+    for prefix in (f"{tmp}/exercises/{slug}/", f"{tmp}/"):
+        file = file.removeprefix(prefix)
+    return {**problem, "file": file}
 
 
 def _wait_for_report(upload_id: str, timeout_s: float) -> ValidationReport:
@@ -146,9 +158,10 @@ def install_exercise(slug: str, body: ExerciseBundleIn, uploaded_by: str) -> Exe
 @api_spec.validate(resp=Response(HTTP_200=ExerciseStatsView, **ERRORS), tags=["exercises"])
 def exercise_stats(slug: str) -> ExerciseStatsView:
     """Pass rate per check (a check passes in a submission when it passes on every case) and
-    the distribution of scores, over graded submissions."""
+    the distribution of scores, over graded submissions, each counted once with its current
+    grading (a finished regrade replaces what it regraded)."""
     _exercise(slug)
-    stats = get_store().stats(slug)
+    stats = current_stats(get_store(), slug)
     scores = [ScoreBucket(low=i / 10, high=(i + 1) / 10, count=c)
               for i, c in enumerate(stats.score_buckets[:SCORE_BUCKETS - 1])]
     scores.append(ScoreBucket(low=1.0, high=1.0, count=stats.score_buckets[-1]))

@@ -1,76 +1,90 @@
 """What the instructors' exercise page says about the submissions: the most common failing
-checks with their messages, and how many attempts learners needed before full marks.
+checks grouped by check and by the mistake behind them, and how many attempts learners needed
+before full marks.
 
-Pass rates per check and the score distribution come from the store's counters
-(:meth:`common.store.Store.stats`); the rest is read from the learners' histories, newest
-submissions first and at most :data:`MAX_VERDICTS` verdicts per page view.
+The verdicts are each submission's current grading (a regrade replaces what it regrades;
+:mod:`grader.gradings` reads them). A failure is grouped under the misconception it was
+recognised as, else under its message with the values taken out (``expected 3 got 4`` and
+``expected 5 got 6`` are the same mistake).
 """
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from common.protocol import Verdict
-from common.store import Store, SubmissionRecord
-from grader.pages.attempts import HISTORY_LIMIT, regrade_of
+from common.store import SubmissionRecord
+from grader.pages.attempts import regrade_of
 from grader.pages.results import HINT_MARK
 
-MAX_VERDICTS = 2000
 MESSAGES_PER_CHECK = 3
+# A number standing on its own (not part of a name such as float64), with an optional sign,
+# decimals and exponent.
+_NUMBER = re.compile(r"(?<![\w.])[-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?(?![\w])")
+_RUNS = re.compile(r"…(?:[,\s]*…)+")
+_BOOLEAN = re.compile(r"\b(?:True|False)\b")
+# How a comparison was made, not what went wrong.
+_TOLERANCE = re.compile(r"\s*\((?:tolerance: [^)]*|compared exactly)\)")
 
 
-def learners_of(store: Store, slug: str, accounts: list[str]) -> list[str]:
-    """Learners who may have submitted ``slug``: everyone graded on it, and every account."""
-    graded = {learner for learner, exercise in store.gradebook() if exercise == slug}
-    return sorted(graded | set(accounts))
-
-
-def submissions_of(store: Store, slug: str, learners: list[str]) -> list[SubmissionRecord]:
-    """Every submission of ``slug`` by these learners, oldest first."""
-    records = [r for learner in learners for r in store.history(learner, HISTORY_LIMIT)
-               if r.exercise == slug]
-    return sorted(records, key=lambda r: r.created_at)
+def mistake_of(message: str) -> str:
+    """A failure message as the mistake it describes: its first line without hints, with the
+    values replaced by ``…`` (runs of values by one)."""
+    lines = message.split(HINT_MARK)[0].strip().splitlines()
+    if not lines:
+        return "(no message)"
+    text = _TOLERANCE.sub("", lines[0])
+    return _RUNS.sub("…", _NUMBER.sub("…", _BOOLEAN.sub("…", text)))[:300]
 
 
 @dataclass
 class FailingCheck:
-    """A check and how often it failed, with its most frequent messages."""
+    """A check and how often it failed, with the mistakes behind it: a recognised
+    misconception (by id) or a message pattern."""
 
     name: str
     submissions: int = 0  # graded submissions in which it failed on some case
-    messages: Counter[str] = field(default_factory=Counter)
+    messages: Counter[str] = field(default_factory=Counter)  # message patterns
+    misconceptions: Counter[str] = field(default_factory=Counter)
+    unrecognised: int = 0  # submissions with a failure no misconception explains
+    not_run: int = 0  # submissions in which the check never got to run (code did not load...)
 
     def top_messages(self) -> list[tuple[str, int]]:
-        """The most frequent messages (first line, without hints), most frequent first."""
+        """The most frequent message patterns, most frequent first."""
         return self.messages.most_common(MESSAGES_PER_CHECK)
+
+    def top_misconceptions(self) -> list[tuple[str, int]]:
+        """The recognised misconceptions, most frequent first."""
+        return self.misconceptions.most_common()
 
 
 def failing_checks(verdicts: list[Verdict]) -> list[FailingCheck]:
-    """Checks by the number of graded submissions they failed in, most first."""
+    """Checks by the number of graded submissions they failed in, most first; each check,
+    misconception and message pattern counts once per submission."""
     found: dict[str, FailingCheck] = {}
     for verdict in verdicts:
-        # Each check and message counts once per submission, however many cases it failed.
-        failed_here: dict[str, set[str]] = {}
+        messages: dict[str, set[str]] = {}
+        known: dict[str, set[str]] = {}
+        ran: dict[str, bool] = {}
         for check in verdict.checks:
             if check.passed or check.extra_credit:
                 continue
-            message = check.message.split(HINT_MARK)[0].strip().splitlines()
-            failed_here.setdefault(check.name, set()).add(
-                message[0][:300] if message else "(no message)")
-        for name, messages in failed_here.items():
+            ran[check.name] = ran.get(check.name, False) or check.run
+            if check.misconceptions:
+                known.setdefault(check.name, set()).update(check.misconceptions)
+            elif check.run:
+                messages.setdefault(check.name, set()).add(mistake_of(check.message))
+        for name, any_run in ran.items():
             entry = found.setdefault(name, FailingCheck(name))
             entry.submissions += 1
-            entry.messages.update(messages)
+            entry.not_run += not any_run and name not in known
+            entry.unrecognised += name in messages
+            entry.misconceptions.update(known.get(name, set()))
+            entry.messages.update(messages.get(name, set()))
     return sorted(found.values(), key=lambda f: (-f.submissions, f.name))
-
-
-def verdicts_of(store: Store, records: list[SubmissionRecord]) -> list[Verdict]:
-    """The verdicts of the newest graded submissions among ``records``."""
-    graded = [r for r in records if r.status == "graded"][-MAX_VERDICTS:]
-    verdicts = [store.get_result(r.id) for r in graded]
-    return [v for v in verdicts if v is not None]
 
 
 @dataclass(frozen=True)
@@ -114,6 +128,9 @@ def attempts_to_full_marks(records: list[SubmissionRecord]) -> AttemptsToFullMar
     return AttemptsToFullMarks(dict(sorted(counts.items())), not_yet)
 
 
+MAX_TAMPERING_LOOKUPS = 2000  # verdicts read per page view when looking for tampering
+
+
 @dataclass(frozen=True)
 class TamperingReport:
     """A submission whose run was stopped for tampering: who, when, and which event."""
@@ -128,7 +145,7 @@ def tampering_reports(records: list[SubmissionRecord],
                       verdict_of: Callable[[str], Verdict | None]) -> list[TamperingReport]:
     """The newest graded submissions among ``records`` that were stopped for tampering, newest
     first (``verdict_of`` is the store's ``get_result``)."""
-    graded = [r for r in records if r.status == "graded"][-MAX_VERDICTS:]
+    graded = [r for r in records if r.status == "graded"][-MAX_TAMPERING_LOOKUPS:]
     found = []
     for record in graded:
         verdict = verdict_of(record.id)

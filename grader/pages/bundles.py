@@ -18,6 +18,7 @@ from pathlib import PurePosixPath
 import yaml
 from werkzeug.datastructures import FileStorage
 
+from common.spec.problems import SpecProblem, yaml_problem
 from common.store import MAX_BUNDLE_BYTES, MAX_BUNDLE_FILES
 
 ROOT_FILES = {"exercise.yaml", "statement.md", "starter.py"}
@@ -25,7 +26,12 @@ REFERENCE_NAMES = {"reference.py"}
 
 
 class BundleError(ValueError):
-    """The upload cannot be read as an exercise; the message says why."""
+    """The upload cannot be read as an exercise; the message says why (``problems``: located
+    ones, when it is a file's content that is wrong)."""
+
+    def __init__(self, message: str, problems: list[SpecProblem] | None = None) -> None:
+        super().__init__(message)
+        self.problems = list(problems or [])
 
 
 @dataclass(frozen=True)
@@ -50,7 +56,8 @@ def _metadata(files: dict[str, str]) -> dict[str, object]:
     try:
         meta = yaml.safe_load(files["exercise.yaml"])
     except yaml.YAMLError as exc:
-        raise BundleError(f"exercise.yaml is not valid YAML: {exc}") from exc
+        problem = yaml_problem(files["exercise.yaml"], "exercise.yaml", exc)
+        raise BundleError(problem.render(), [problem]) from exc
     if not isinstance(meta, dict) or not isinstance(meta.get("slug"), str):
         raise BundleError("exercise.yaml names no slug ('slug: my-exercise')")
     return meta

@@ -17,9 +17,9 @@ class Bar:
     kind: str = "bar"
 
 
-def bar_chart(bars: list[Bar], title: str, width: int = 640, height: int = 220) -> Markup:
+def bar_chart(bars: list[Bar], title: str, width: int = 640, height: int = 240) -> Markup:
     """A labelled vertical bar chart; each bar shows its value above it."""
-    left, right, top, bottom = 36, 8, 16, 40
+    left, right, top, bottom = 44, 8, 22, 44
     plot_w, plot_h = width - left - right, height - top - bottom
     top_value = max([b.value for b in bars] + [1])
     # At least six slots wide, centred: one or two bars do not fill the whole width.
@@ -48,7 +48,7 @@ def bar_chart(bars: list[Bar], title: str, width: int = 640, height: int = 220) 
         if bar.value:
             parts.append(f'<text class="value" x="{x + w / 2:.1f}" y="{y - 4:.1f}" '
                          f'text-anchor="middle">{bar.value}</text>')
-        parts.append(f'<text class="label" x="{x + w / 2:.1f}" y="{height - bottom + 16}" '
+        parts.append(f'<text class="label" x="{x + w / 2:.1f}" y="{height - bottom + 20}" '
                      f'text-anchor="middle">{escape(bar.label)}</text>')
     parts.append(f'<line class="baseline" x1="{left}" x2="{width - right}" '
                  f'y1="{top + plot_h}" y2="{top + plot_h}"/>')
@@ -58,7 +58,7 @@ def bar_chart(bars: list[Bar], title: str, width: int = 640, height: int = 220) 
 
 def score_bars(buckets: list[int]) -> list[Bar]:
     """The store's score buckets (tenths of the maximum, then full marks) as bars."""
-    bars = [Bar(f"{10 * i}–{10 * (i + 1)}%", count, "bar")
+    bars = [Bar(f"{10 * i}–{10 * (i + 1)}", count, "bar")
             for i, count in enumerate(buckets[:-1])]
     bars.append(Bar("full", buckets[-1] if buckets else 0, "bar full"))
     return bars

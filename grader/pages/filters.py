@@ -43,6 +43,11 @@ def case_argument(value: Any) -> str:
     return json.dumps(value)
 
 
+def plural(count: int, word: str, words: str | None = None) -> str:
+    """``1 account``, ``2 accounts`` (``words``: an irregular plural)."""
+    return f"{count} {word if count == 1 else (words or word + 's')}"
+
+
 def percent(part: float, whole: float) -> int:
     """``part`` as a whole percentage of ``whole`` (0 when ``whole`` is 0)."""
     return round(100 * part / whole) if whole else 0
@@ -55,3 +60,4 @@ def init_app(app: Flask) -> None:
                            ("highlight_python", highlight_python)):
         app.add_template_filter(function, name)
     app.add_template_global(percent, "percent")
+    app.add_template_filter(plural, "plural")

@@ -1,17 +1,20 @@
 """What the result panel shows of a submission: its verdict arranged per case, then per check.
 
 Visible cases show their inputs and every check with its points, message and hints; hidden
-cases show only whether they passed and the messages of what failed. Captured output is capped
-here, whatever the worker kept.
+cases show only whether they passed and the messages of what failed. A submission that could
+not run shows its problem once and its checks as not run. Captured output is capped here,
+whatever the worker kept.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
-from common.protocol import CaseReport, CheckResult, Verdict
+from common.protocol import CaseReport, CheckResult, CodeProblem, Verdict
+from common.scoring import objective_notice
 from common.store import SubmissionRecord
 from grader.pages.statement import render_inline
 
@@ -30,6 +33,26 @@ CASE_STATUS_LABELS = {
 }
 
 
+_CODE_SPAN = re.compile(r"`([^`\n]+)`")
+
+
+def code_spans(text: str) -> Markup:
+    """Plain text with its `backticked` spans as ``<code>``; everything else escaped (messages
+    hold values such as ``a*b`` or ``x_1`` that Markdown would turn into emphasis)."""
+    parts, last = [], 0
+    for match in _CODE_SPAN.finditer(text):
+        parts.append(escape(text[last:match.start()]))
+        parts.append(Markup("<code>%s</code>") % match.group(1))
+        last = match.end()
+    parts.append(escape(text[last:]))
+    return Markup("").join(parts)
+
+
+def _without_not_run(message: str) -> str:
+    """A case message without the "not run: " the status label already says."""
+    return message.removeprefix("not run: ").removeprefix("not run")
+
+
 @dataclass(frozen=True)
 class CheckView:
     """One check on one case, its message split from the misconception hints."""
@@ -42,8 +65,15 @@ class CheckView:
     message: str
     hints: list[Markup]
     misconceptions: list[str]
-    # Misconceptions whose hint was shown on an earlier case of the same result.
+    # The cases whose hint this check's mistake repeats (shown there, not again here).
     repeated: list[str] = field(default_factory=list)
+    run: bool = True
+    objective: bool = False
+
+    @property
+    def message_html(self) -> Markup:
+        """The message with its code spans rendered."""
+        return code_spans(self.message)
 
     @property
     def labelled_hints(self) -> list[tuple[str, Markup]]:
@@ -51,24 +81,26 @@ class CheckView:
         return list(zip(self.misconceptions, self.hints, strict=True))
 
     @classmethod
-    def of(cls, result: CheckResult, shown: set[str]) -> CheckView:
+    def of(cls, result: CheckResult, shown: dict[str, str]) -> CheckView:
         """Split ``message`` at the pipeline's ``Hint:`` lines; a hint already in ``shown``
-        (from an earlier case) is not repeated, only named."""
-        message, *texts = result.message.split(HINT_MARK)
+        (from an earlier case, by misconception: the case that showed it) is not repeated,
+        only pointed at."""
+        message, *texts = ("\n" + result.message).split(HINT_MARK)
         ids = list(result.misconceptions) + [""] * (len(texts) - len(result.misconceptions))
         hints, misconceptions, repeated = [], [], []
         for misconception, text in zip(ids, texts, strict=False):
             key = misconception or text.strip()
             if key in shown:
-                repeated.append(misconception or "see above")
+                if shown[key] not in repeated:
+                    repeated.append(shown[key])
                 continue
-            shown.add(key)
+            shown[key] = result.case
             hints.append(render_inline(text.strip()))
             misconceptions.append(misconception)
         return cls(name=result.name, passed=result.passed, score=result.score,
                    max_score=result.max_score, extra_credit=result.extra_credit,
                    message=message.strip(), hints=hints, misconceptions=misconceptions,
-                   repeated=repeated)
+                   repeated=repeated, run=result.run, objective=result.objective)
 
 
 @dataclass(frozen=True)
@@ -83,6 +115,8 @@ class CaseView:
     inputs: dict[str, str]
     duration_s: float | None
     checks: list[CheckView]
+    # An earlier case (in page order) whose message this one's repeats, said once there.
+    same_as: str | None = None
 
     @property
     def passed(self) -> bool:
@@ -92,13 +126,23 @@ class CaseView:
 
     @property
     def score(self) -> float:
-        """Points earned on this case."""
-        return round(sum(c.score for c in self.checks), 2)
+        """Points earned on this case (extra credit apart)."""
+        return round(sum(c.score for c in self.checks if not c.extra_credit), 2)
 
     @property
     def max_score(self) -> float:
-        """Points this case is worth."""
-        return round(sum(c.max_score for c in self.checks), 2)
+        """Points this case is worth (extra credit apart)."""
+        return round(sum(c.max_score for c in self.checks if not c.extra_credit), 2)
+
+    @property
+    def extra_score(self) -> float:
+        """Extra credit earned on this case."""
+        return round(sum(c.score for c in self.checks if c.extra_credit), 2)
+
+    @property
+    def ran(self) -> bool:
+        """The function returned, so its checks looked at something."""
+        return any(c.run for c in self.checks)
 
     @property
     def failed_messages(self) -> list[CheckView]:
@@ -121,11 +165,24 @@ class ResultView:
     stdout_truncated: bool
     check_totals: list[tuple[str, int, int]] = field(default_factory=list)
     tampering: str | None = None  # what the tripwire saw (the run earned no points)
+    problem: CodeProblem | None = None
+    objective: Markup | None = None  # why the score is capped at half, when it is
+    extra_credit: float = 0.0
+
+    @property
+    def regular_score(self) -> float:
+        """The score without extra credit (what the maximum is the maximum of)."""
+        return round(self.score - self.extra_credit, 2)
 
     @property
     def percent(self) -> int:
-        """The score as a whole percentage of the maximum."""
-        return round(100 * self.score / self.max_score) if self.max_score else 0
+        """The score as a whole percentage of the maximum (extra credit apart)."""
+        return round(100 * self.regular_score / self.max_score) if self.max_score else 0
+
+    @property
+    def problem_hint(self) -> Markup | None:
+        """The problem's hint with its code spans rendered."""
+        return render_inline(self.problem.hint) if self.problem and self.problem.hint else None
 
     @property
     def visible_cases(self) -> list[CaseView]:
@@ -150,17 +207,22 @@ def result_view(record: SubmissionRecord, verdict: Verdict | None) -> ResultView
         by_case.setdefault(check.case, []).append(check)
     reports = verdict.cases or [CaseReport(name=n, visible=c[0].visible, status="returned")
                                 for n, c in by_case.items()]
-    shown: set[str] = set()
+    shown: dict[str, str] = {}
+    said: dict[str, str] = {}  # case messages already shown, by the case that showed them
     # Visible cases come first on the page, so their hints are the ones spelled out.
     ordered = sorted(reports, key=lambda r: not r.visible)
-    views = {
-        r.name: CaseView(name=r.name, visible=r.visible, status=r.status,
-                         status_label=CASE_STATUS_LABELS.get(r.status, r.status),
-                         message=r.message.strip(), inputs=dict(r.inputs) if r.visible else {},
-                         duration_s=r.duration_s,
-                         checks=[CheckView.of(c, shown) for c in by_case.get(r.name, [])])
-        for r in ordered
-    }
+    views = {}
+    for r in ordered:
+        message = _without_not_run(r.message.strip()).strip()
+        same_as = said.get(message) if message else None
+        if message and same_as is None:
+            said[message] = r.name
+        views[r.name] = CaseView(
+            name=r.name, visible=r.visible, status=r.status,
+            status_label=CASE_STATUS_LABELS.get(r.status, r.status),
+            message="" if same_as else message, same_as=same_as,
+            inputs=dict(r.inputs) if r.visible else {}, duration_s=r.duration_s,
+            checks=[CheckView.of(c, shown) for c in by_case.get(r.name, [])])
     cases = [views[r.name] for r in reports]
     totals: dict[str, list[int]] = {}
     for check in verdict.checks:
@@ -169,11 +231,16 @@ def result_view(record: SubmissionRecord, verdict: Verdict | None) -> ResultView
             passed_total[0] += int(check.passed)
             passed_total[1] += 1
     stdout = verdict.stdout
+    objective = (code_spans(objective_notice(verdict.max_score, verdict.objective_missed))
+                 if verdict.objective_missed and verdict.problem is None else None)
     return ResultView(
         status=record.status, score=verdict.score, max_score=verdict.max_score,
-        full_marks=verdict.full_marks, error=record.error or verdict.error,
+        full_marks=verdict.full_marks,
+        # The problem is shown in its own block; the error repeats it as text.
+        error=record.error or (None if verdict.problem else verdict.error),
         notices=list(verdict.notices), cases=cases, stdout=stdout[:OUTPUT_CAP],
         stdout_truncated=len(stdout) > OUTPUT_CAP,
         check_totals=[(name, p, t) for name, (p, t) in totals.items()],
         tampering=verdict.tampering,
+        problem=verdict.problem, objective=objective, extra_credit=verdict.extra_credit,
     )

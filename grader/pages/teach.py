@@ -24,6 +24,17 @@ from grader.api.gradebook import gradebook_csv
 from grader.api.models import ExerciseBundleIn
 from grader.catalogue import get_catalogue
 from grader.errors import ApiError
+from grader.gradings import (
+    HISTORY_LIMIT,
+    course_records,
+    current_gradebook,
+    current_gradings,
+    learner_accounts,
+    learners_of,
+    stats_of,
+    submissions_of,
+    verdicts_of,
+)
 from grader.pages import analytics
 from grader.pages.bundles import BundleError, UploadedExercise, from_files, from_zip
 from grader.pages.charts import Bar, bar_chart, score_bars
@@ -60,19 +71,24 @@ def _exercise(slug: str) -> ExerciseInfo:
 def dashboard() -> str:
     """Every exercise with its number of graded submissions and full-marks share."""
     store = get_store()
+    accounts = get_accounts().all()
+    learners = sorted({a.username for a in accounts}
+                      | {learner for learner, _ in store.gradebook()})
+    by_learner, _ = course_records(store, learners, HISTORY_LIMIT)
+    # Each learner's own submissions, each with its current grading (regrades not counted).
+    current = current_gradings(r for records in by_learner.values() for r in records)
     rows = []
     for info in get_catalogue().all():
-        stats = store.stats(info.slug)
-        full = stats.score_buckets[-1] if stats.score_buckets else 0
-        rows.append((info, stats.graded, full))
+        graded = [r for r in current if r.exercise == info.slug and r.status == "graded"]
+        rows.append((info, len(graded), sum(1 for r in graded if r.passed)))
     return render_template("teach/dashboard.html", rows=rows, module_titles=MODULE_TITLES,
-                           accounts=len(get_accounts().all()))
+                           accounts=len(accounts))
 
 
 def _records(slug: str) -> list[SubmissionRecord]:
     accounts = [a.username for a in get_accounts().all()]
     store = get_store()
-    return analytics.submissions_of(store, slug, analytics.learners_of(store, slug, accounts))
+    return submissions_of(store, slug, learners_of(store, slug, accounts))
 
 
 @bp.get("/exercises/<slug>")
@@ -81,8 +97,11 @@ def exercise_stats(slug: str) -> str:
     before full marks, and regrading."""
     info = _exercise(slug)
     store = get_store()
-    stats = store.stats(slug)
     records = _records(slug)
+    verdicts = verdicts_of(store, records)
+    # From the current gradings: a regrade replaces what it regrades (the store's counters
+    # count every grading).
+    stats = stats_of(slug, verdicts)
     reaching = analytics.attempts_to_full_marks(records)
     attempts_chart = bar_chart(
         [Bar(f"{n} attempt{'s' if n != 1 else ''}", c) for n, c in reaching.counts.items()],
@@ -94,12 +113,12 @@ def exercise_stats(slug: str) -> str:
         "teach/exercise.html", exercise=info, stats=stats,
         score_chart=bar_chart(score_bars(stats.score_buckets),
                               f"Score distribution of {info.title}"),
-        failing=analytics.failing_checks(analytics.verdicts_of(store, records)),
+        failing=analytics.failing_checks(verdicts),
         tampering=analytics.tampering_reports(records, store.get_result),
         reaching=reaching, attempts_chart=attempts_chart,
         stale=len(out_of_date(records, info.content_hash)),
         regrade=regrades.progress(latest) if latest else None,
-        submissions=len(records), form=PostForm(),
+        submissions=len(current_gradings(records)), form=PostForm(),
     )
 
 
@@ -159,12 +178,22 @@ def upload() -> str | tuple[str, int]:
                                                   reference=uploaded.reference),
                                  f"account:{signed_in().username}")
     except BundleError as exc:
-        outcome = {"ok": False, "message": str(exc), "lines": [], "problems": []}
+        outcome = {"ok": False, "lines": [], "problems": [],
+                   "message": "The upload has a problem, shown below at its line."
+                   if exc.problems else str(exc),
+                   "errors": [p.as_dict() for p in exc.problems]}
         return render_template("teach/upload.html", form=form, outcome=outcome), 422
     except ApiError as exc:
         report = exc.details if isinstance(exc.details, dict) else {}
-        outcome = {"ok": False, "message": exc.message, "lines": report.get("lines", []),
-                   "problems": report.get("problems", [])}
+        problems = report.get("problems", [])
+        # Authoring errors come located (file, line, field, caret); validation problems as text.
+        located = [p for p in problems if isinstance(p, dict)]
+        outcome = {"ok": False, "lines": report.get("lines", []),
+                   "message": (f"The exercise has {len(located)} "
+                               f"problem{'s' if len(located) != 1 else ''}; each is shown "
+                               "below at its line." if located else exc.message),
+                   "errors": located,
+                   "problems": [p for p in problems if not isinstance(p, dict)]}
         return render_template("teach/upload.html", form=form, outcome=outcome), exc.status
     outcome = {"ok": True, "created": saved.created, "slug": saved.exercise.slug,
                "title": saved.exercise.title, "lines": saved.validation.lines,
@@ -179,8 +208,8 @@ def upload() -> str | tuple[str, int]:
 def gradebook() -> str:
     """Best score per learner and exercise."""
     exercises = get_catalogue().all()
-    best = get_store().gradebook()
-    learners = sorted({learner for learner, _ in best})
+    store = get_store()
+    learners, best = current_gradebook(store, learner_accounts(store), HISTORY_LIMIT)
     return render_template("teach/gradebook.html", exercises=exercises, learners=learners,
                            best=best)
 
@@ -212,7 +241,8 @@ def accounts() -> str | tuple[str, int]:
                 return render_template("teach/accounts.html", accounts=store.all(),
                                        account_form=AccountForm(prefix="account",
                                                                 formdata=None),
-                                       invite_form=invite_form, invite_link=None)
+                                       invite_form=invite_form, invite_link=None,
+                                       pending=store.pending())
             if "invite-username" in request.form and invite_form.validate_on_submit():
                 token, invited = store.invite(invite_form.username.data or "",
                                               invite_form.role.data,
@@ -228,7 +258,7 @@ def accounts() -> str | tuple[str, int]:
             status = 422
     return render_template("teach/accounts.html", accounts=store.all(),
                            account_form=account_form, invite_form=invite_form,
-                           invite_link=invite_link), status
+                           invite_link=invite_link, pending=store.pending()), status
 
 
 @bp.route("/tokens", methods=["GET", "POST"])

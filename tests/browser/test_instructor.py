@@ -159,7 +159,7 @@ def test_instructor_uploads_an_exercise_refuses_a_broken_one_and_regrades_after_
     expect(rates.locator('tr[data-check="shares_memory"]')).to_contain_text("33%")
     failing = page.get_by_test_id("failing-checks")
     expect(failing).to_contain_text("shares_memory")
-    expect(failing.locator(".messages li").first).to_contain_text("2×")
+    expect(failing.locator(".messages > li").first).to_contain_text("2×")
     expect(page.get_by_test_id("attempts-summary")).to_contain_text(
         "1 learner reached full marks, after 2 attempts (median); 1 not yet.")
     expect(page.get_by_test_id("score-chart").locator("svg rect.full")).to_have_count(1)
@@ -213,6 +213,8 @@ def test_instructor_creates_accounts_invitations_and_api_tokens(
     page.get_by_role("button", name="Create invitation link").click()
     link = page.get_by_test_id("invite-link").locator("input").input_value()
     assert re.search(r"/invite/[\w-]+$", link)
+    expect(page.get_by_test_id("pending-invitations").locator('tr[data-username="ivan"]')
+           ).to_contain_text("Ivan Invited")
     screenshot(page, "accounts")
 
     invited = new_context().new_page()
@@ -224,6 +226,9 @@ def test_instructor_creates_accounts_invitations_and_api_tokens(
     expect(invited.get_by_test_id("whoami")).to_have_text("Ivan Invited")
     invited.goto(link)  # the link works once
     expect(invited.locator("h1")).to_have_text("This link does not work")
+    page.goto("/instructor/accounts")  # no longer pending
+    expect(page.locator('[data-testid="pending-invitations"] tr[data-username="ivan"]')
+           ).to_have_count(0)
 
     olga = new_context().new_page()
     sign_in(olga, "olga", "olga's password")
@@ -239,3 +244,106 @@ def test_instructor_creates_accounts_invitations_and_api_tokens(
     row.get_by_role("button", name="Revoke").click()
     expect(page.get_by_test_id("tokens")).not_to_contain_text("Moodle")
     assert api(service, "GET", "/exercises", token).status_code == 401
+
+
+THREE_MISTAKES = {  # each replacement is one mistake, found on its own line
+    "module: numpy-interop": "module: numpy-interopp",
+    "  - name: input_unchanged": "  - name: input_unchnaged",
+    "    weight: 3": "    weight: -3",
+}
+
+
+def test_an_upload_with_three_mistakes_shows_three_errors_at_their_lines(
+        service: Service, new_context: Callable[..., BrowserContext], tmp_path: Path) -> None:
+    folder = exercise_folder(tmp_path / "mistakes", statement="# Mistakes\n")
+    text = (folder / "exercise.yaml").read_text()
+    for right, wrong in THREE_MISTAKES.items():
+        text = text.replace(right, wrong)
+    (folder / "exercise.yaml").write_text(text)
+    lines = text.splitlines()
+    expected = {(lines.index(wrong) + 1) for wrong in THREE_MISTAKES.values()}
+
+    page = instructor_page(service, new_context)
+    upload(page, files=[folder / "exercise.yaml", folder / "statement.md", folder / "starter.py",
+                        *sorted((folder / "golden").glob("*.py")),
+                        tmp_path / "mistakes" / "reference" / f"{SLUG}.py"])
+    report = page.get_by_test_id("validation-report")
+    expect(report).to_contain_text("Refused")
+    expect(report.get_by_test_id("upload-message")).to_contain_text("3 problems")
+    errors = report.get_by_test_id("upload-error")
+    expect(errors).to_have_count(3)
+    shown = {int(errors.nth(i).get_attribute("data-line") or 0) for i in range(3)}
+    assert shown == expected
+    misspelled = report.locator('[data-field="checks.4.name"]')
+    expect(misspelled).to_contain_text("did you mean 'input_unchanged'?")
+    expect(misspelled.locator("pre")).to_contain_text("- name: input_unchnaged")
+    expect(misspelled.locator(".caret")).to_have_text(re.compile(r"^ +\^$"))
+    expect(report).not_to_contain_text("misconception")
+    screenshot(page, "upload-three-mistakes")
+
+    # The API says the same, as data.
+    token, _ = service.store.create_token("instructor", "three mistakes")
+    files = {p.relative_to(folder).as_posix(): p.read_text() for p in folder.rglob("*")
+             if p.is_file()}
+    reference = (tmp_path / "mistakes" / "reference" / f"{SLUG}.py").read_text()
+    response = api(service, "PUT", f"/exercises/{SLUG}", token,
+                   json={"files": files, "reference": reference})
+    assert response.status_code == 422, response.text
+    problems = response.json()["error"]["details"]["problems"]
+    assert {p["line"] for p in problems} == expected
+    assert {p["file"] for p in problems} == {"exercise.yaml"}
+    assert all(p["code"] and p["column"] for p in problems)
+
+
+def test_statistics_group_failures_by_check_and_mistake(
+        service: Service, new_context: Callable[..., BrowserContext]) -> None:
+    lms, _ = service.store.create_token("lms", "statistics grouping")
+    kinds = "{'float16': torch.float16, 'int16': torch.int16, 'bool': torch.bool}[kind]"
+    for learner, body in (("sid", f"torch.ones(rows, cols, dtype={kinds})"),
+                          ("sue", f"torch.full((rows, cols), 7, dtype={kinds})"),
+                          ("ivy", "torch.zeros(rows, cols)")):
+        code = f"import torch\n\n\ndef typed_zeros(rows, cols, kind):\n    return {body}\n"
+        response = api(service, "POST", "/submissions", lms,
+                       json={"exercise": "typed-zeros", "code": code, "learner": learner})
+        assert response.status_code == 202, response.text
+        submission_id = response.json()["id"]
+        for _ in range(60):
+            status = api(service, "GET", f"/submissions/{submission_id}?wait=5", lms).json()
+            if status["status"] in ("graded", "failed"):
+                break
+        assert status["status"] == "graded", status
+    page = instructor_page(service, new_context)
+    page.goto("/instructor/exercises/typed-zeros")
+    failing = page.get_by_test_id("failing-checks")
+    values = failing.locator("li", has=page.locator("code", has_text=re.compile("^values$")))
+    # sid's ones and sue's sevens, on cases of different shapes: one mistake, twice.
+    expect(values.first).to_contain_text("failed in 2 submissions")
+    expect(values.first.get_by_test_id("failing-other")).to_have_count(1)
+    expect(values.first.get_by_test_id("failing-other")).to_contain_text("2×")
+    examples = values.first.get_by_test_id("failing-message").all_inner_texts()
+    assert examples and len(examples) == len(set(examples))
+    dtype = failing.locator("li", has=page.locator("code", has_text=re.compile("^dtype$")))
+    expect(dtype.first.get_by_test_id("failing-misconception").first).to_be_visible()
+    expect(dtype.first.get_by_test_id("failing-other")).to_have_count(0)
+    expect(page.locator(".page-header")).to_contain_text("3 submissions in all")
+    # Chart labels are readable: at least 11 px on screen.
+    label = page.get_by_test_id("score-chart").locator("text.label").first
+    assert label.evaluate("e => e.getBoundingClientRect().height") >= 11
+    screenshot(page, "statistics-grouped")
+
+
+def test_gradebook_lists_every_learner_and_headers_are_not_clipped(
+        service: Service, new_context: Callable[..., BrowserContext]) -> None:
+    service.account("nina", name="Nina No-Submission")
+    page = instructor_page(service, new_context)
+    page.goto("/instructor/gradebook")
+    row = page.locator('tr[data-learner="nina"]')
+    expect(row).to_be_visible()
+    expect(row.locator("td .score")).to_have_count(0)
+    for header in page.locator("table.gradebook thead th").all():
+        assert header.evaluate("e => e.scrollHeight <= e.clientHeight + 1"), header.inner_text()
+        assert header.evaluate("e => e.scrollWidth <= e.clientWidth + 1"), header.inner_text()
+    page.goto("/instructor/")
+    counts = page.get_by_test_id("dashboard-counts").inner_text()
+    assert re.fullmatch(r"\d+ exercises? · \d+ accounts?", counts), counts
+    assert not re.search(r"\b1 accounts\b|\b1 exercises\b", counts)

@@ -102,7 +102,7 @@ def test_wrong_then_right_submission_results_appear_live_without_reload(
     expect(result.locator("details.output")).to_contain_text("Captured output")
     screenshot(page, "exercise-result")
     page.evaluate("window.scrollTo(0, 0)")
-    screenshot(page, "exercise-result-top", height=1290)  # docs/screenshots/exercise-result.png
+    screenshot(page, "exercise-result-top", height=1290)
 
     # The right solution, uploaded as a file instead of typed.
     solution = tmp_path / "solution.py"

@@ -10,12 +10,14 @@ from html.parser import HTMLParser
 import pytest
 from werkzeug.datastructures import FileStorage
 
-from common.protocol import CaseReport, CheckResult, Verdict
+from common.protocol import CaseReport, CheckResult, CodeProblem, Verdict
 from common.store import SubmissionRecord
-from grader.pages.analytics import attempts_to_full_marks, failing_checks
+from grader.gradings import best_scores, current_gradings, stats_of
+from grader.pages.analytics import attempts_to_full_marks, failing_checks, mistake_of
 from grader.pages.attempts import diff
 from grader.pages.bundles import BundleError, from_files, from_zip
 from grader.pages.charts import bar_chart, score_bars
+from grader.pages.filters import plural
 from grader.pages.regrade import out_of_date
 from grader.pages.results import result_view
 from grader.pages.session import safe_next
@@ -106,10 +108,34 @@ def test_result_shows_hidden_cases_without_inputs_and_each_hint_once() -> None:
     assert dtype.message == "expected float32, got float64"
     assert [str(h) for h in dtype.hints] == ["use <code>torch.zeros</code>"]
     repeated = next(c for c in secret.checks if c.name == "dtype")
-    assert repeated.hints == [] and repeated.repeated == ["numpy-float64"]
+    # Pointed at by the case that showed the hint, never by the misconception's internal id.
+    assert repeated.hints == [] and repeated.repeated == ["shown"]
     assert not shown.passed and shown.score == 1.0 and shown.max_score == 2.0
     assert view.stdout_truncated and len(view.stdout) == 10_000
     assert ("dtype", 0, 2) in view.check_totals and view.percent == 50
+
+
+def test_messages_render_code_spans_and_escape_the_rest() -> None:
+    check = _check("shown", "values", False, True, "expected `a*b_1` <b>, got x*y_2")
+    verdict = Verdict(exercise="ex", status="failed", score=0, max_score=1, checks=[check])
+    view = result_view(_record(), verdict).cases[0].checks[0]
+    assert str(view.message_html) == (
+        "expected <code>a*b_1</code> &lt;b&gt;, got x*y_2")
+
+
+def test_a_submission_that_did_not_run_shows_its_problem_once() -> None:
+    problem = CodeProblem(message="SyntaxError: expected ':'", line=3,
+                          code="def f(x)", column=9)
+    checks = [CheckResult(name=name, case=case, visible=case == "shown", passed=False,
+                          score=0, max_score=1, message="", run=False)
+              for case in ("shown", "secret") for name in ("values", "dtype")]
+    verdict = Verdict(exercise="ex", status="failed", score=0, max_score=4, checks=checks,
+                      cases=[CaseReport(name="shown", visible=True, status="not_run"),
+                             CaseReport(name="secret", visible=False, status="not_run")],
+                      error=problem.render(), problem=problem)
+    view = result_view(_record(), verdict)
+    assert view.problem == problem and view.error is None
+    assert all(not c.ran for c in view.cases)
 
 
 def test_failed_submission_shows_the_error_and_no_cases() -> None:
@@ -230,3 +256,74 @@ def test_score_chart_is_an_svg_with_a_bar_per_bucket() -> None:
 ])
 def test_sign_in_only_returns_to_paths_on_this_site(target: str | None, safe: str | None) -> None:
     assert safe_next(target) == safe
+
+
+def test_failing_checks_group_by_misconception_and_message_pattern() -> None:
+    def verdict(*checks: CheckResult) -> Verdict:
+        return Verdict(exercise="ex", status="failed", score=0, max_score=2, checks=list(checks))
+
+    found = failing_checks([
+        verdict(_check("a", "values", False, True, "expected 3.5 at [0, 1], got 4.25"),
+                _check("b", "values", False, False, "expected 7 at [2, 0], got -1e-3")),
+        verdict(_check("a", "values", False, True, "expected 1 at [1, 1], got 2")),
+        verdict(_check("a", "shares_memory", False, True, "a copy\nHint: h", ("copies",)),
+                _check("b", "shares_memory", False, False, "a copy, 12 bytes", ("copies",))),
+        verdict(_check("a", "shares_memory", False, True, "a copy\nHint: h", ("copies",))),
+    ])
+    values = next(f for f in found if f.name == "values")
+    # The same mistake with other values is one line, counted once per submission.
+    assert values.submissions == 2 and values.unrecognised == 2
+    assert values.top_messages() == [("expected … at […], got …", 2)]
+    shares = next(f for f in found if f.name == "shares_memory")
+    assert shares.top_misconceptions() == [("copies", 2)] and shares.top_messages() == []
+    assert shares.unrecognised == 0
+    assert mistake_of("values differ at index (0, 1): expected False, got True; 3 of 6 differ "
+                      "(compared exactly)") == (
+        "values differ at index (…): expected …, got …; … of … differ")
+
+
+def _graded(id_: str, score: float, created: float, by: str = "", status: str = "graded",
+            exercise: str = "ex") -> SubmissionRecord:
+    return _record(id=id_, score=score, max_score=10, created_at=created, submitted_by=by or None,
+                   status=status, exercise=exercise)
+
+
+def test_a_regrade_replaces_its_original_once_finished_and_may_lower_the_best() -> None:
+    records = [
+        _graded("a", 10, 1), _graded("b", 4, 2, exercise="other"),
+        _graded("r1", 3, 3, by="regrade:a"),  # the exercise changed: a is now worth 3
+        _graded("r2", 0, 4, by="regrade:b", status="running"),  # not finished: b keeps 4
+    ]
+    current = current_gradings(records)
+    assert [r.id for r in current] == ["r1", "b"]
+    assert best_scores(records) == {"ex": 3, "other": 4}
+
+
+def test_statistics_of_current_gradings_count_each_submission_once() -> None:
+    def verdict(score: float, passed: bool) -> Verdict:
+        return Verdict(exercise="ex", status="failed", score=score, max_score=10,
+                       checks=[_check("a", "values", passed, True),
+                               _check("b", "values", True, False)])
+
+    stats = stats_of("ex", [verdict(10, True), verdict(5, False)])
+    assert stats.graded == 2 and stats.score_buckets[10] == 1 and stats.score_buckets[5] == 1
+    assert [(c.name, c.passed, c.total) for c in stats.checks] == [("values", 1, 2)]
+
+
+def test_plural() -> None:
+    assert (plural(1, "account"), plural(2, "account"), plural(0, "child", "children")) == (
+        "1 account", "2 accounts", "0 children")
+
+
+def test_a_case_message_repeated_by_later_cases_is_shown_once() -> None:
+    checks = [CheckResult(name="values", case=case, visible=case == "a", passed=False, score=0,
+                          max_score=1, message="", run=False) for case in ("a", "b", "c")]
+    ended = "not run: an earlier problem ended the run (your code did not finish within 5 s)"
+    verdict = Verdict(exercise="ex", status="failed", score=0, max_score=3, checks=checks,
+                      cases=[CaseReport(name="a", visible=True, status="timeout",
+                                        message="your code did not finish within 5 s"),
+                             CaseReport(name="b", visible=False, status="not_run", message=ended),
+                             CaseReport(name="c", visible=False, status="not_run", message=ended)])
+    a, b, c = result_view(_record(), verdict).cases
+    assert a.message and b.message.startswith("an earlier problem ended the run")
+    assert (c.message, c.same_as) == ("", "b")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -83,3 +84,24 @@ def test_arguments_are_checked_before_any_sandbox_starts(tmp_path: Path) -> None
     refused = grader("check", "share-from-numpy", str(GOLDEN / "as_tensor.py"), cwd=tmp_path,
                      env=env)
     assert refused.returncode == 1 and "user namespace" in refused.stderr
+
+
+def test_validate_reports_every_authoring_error_with_its_line(tmp_path: Path) -> None:
+    course = tmp_path / "course"
+    shutil.copytree(FIXTURE_COURSE, course)
+    path = course / "exercises" / "tiny-share" / "exercise.yaml"
+    text = path.read_text()
+    for right, wrong in (("module: numpy-interop", "module: numpy-interopp"),
+                         ("  - name: input_unchanged", "  - name: input_unchnaged"),
+                         ("    weight: 3", "    weight: -3")):
+        text = text.replace(right, wrong)
+    path.write_text(text)
+    out = grader("--exercises", str(course), "exercises", "validate", cwd=tmp_path)
+    assert out.returncode == 1
+    assert "FAIL tiny-share (3 problems)" in out.stdout
+    assert out.stdout.count("^") == 3
+    lines = text.splitlines()
+    for wrong in ("module: numpy-interopp", "  - name: input_unchnaged", "    weight: -3"):
+        assert f"exercise.yaml:{lines.index(wrong) + 1}: field" in out.stdout
+        assert f"{lines.index(wrong) + 1} | {wrong}" in out.stdout
+    assert "did you mean 'input_unchanged'?" in out.stdout

@@ -8,6 +8,7 @@ import pytest
 
 from common.protocol import Verdict
 from worker.pipeline import Pipeline
+from worker.report import render_text
 
 GOOD = "import torch\n\ndef share_from_numpy(arr):\n    return torch.from_numpy(arr)\n"
 
@@ -26,18 +27,62 @@ def test_reference_like_answer_gets_full_marks(tiny_pipeline: Pipeline) -> None:
     assert verdict.error is None
 
 
-def test_syntax_error_names_the_line(tiny_pipeline: Pipeline) -> None:
+def test_syntax_error_names_the_line_once(tiny_pipeline: Pipeline) -> None:
     verdict = grade(tiny_pipeline, "import torch\n\ndef share_from_numpy(arr)\n    return arr\n")
     assert verdict.status == "failed" and verdict.score == 0
-    assert verdict.error is not None and "SyntaxError on line 3" in verdict.error
+    assert verdict.problem is not None
+    assert (verdict.problem.line, verdict.problem.code) == (3, "def share_from_numpy(arr)")
+    assert verdict.problem.column == len("def share_from_numpy(arr)") + 1
+    assert verdict.error == ("line 3: SyntaxError: expected ':'\n"
+                             "    def share_from_numpy(arr)\n"
+                             "    " + " " * len("def share_from_numpy(arr)") + "^")
     assert set(statuses(verdict).values()) == {"not_run"}
+    # Said once: no case and no check repeats it.
+    assert all(c.message == "" for c in verdict.cases)
+    assert all(not c.run and c.message == "" for c in verdict.checks)
+    text = render_text(verdict)
+    assert text.count("expected ':'") == 1 and "No check ran on any of the 2 cases" in text
+    assert "not run: not run" not in text and "Case " not in text
 
 
-def test_missing_function_is_named(tiny_pipeline: Pipeline) -> None:
+def test_missing_function_is_named_once(tiny_pipeline: Pipeline) -> None:
     verdict = grade(tiny_pipeline, "def share_from_nump(arr):\n    return arr\n")
     assert verdict.score == 0
     assert verdict.error == "your code does not define `share_from_numpy`"
-    assert all("does not define `share_from_numpy`" in c.message for c in verdict.checks)
+    assert all(c.message == "" and not c.run for c in verdict.checks)
+    assert render_text(verdict).count("does not define") == 1
+
+
+def test_renamed_parameter_names_the_signatures_parameters(tiny_pipeline: Pipeline) -> None:
+    source = "import torch\n\ndef share_from_numpy(a):\n    return torch.from_numpy(a)\n"
+    verdict = grade(tiny_pipeline, source)
+    assert verdict.score == 0
+    problem = verdict.problem
+    assert problem is not None and "unexpected keyword argument 'arr'" in problem.message
+    assert "`share_from_numpy(arr=...)`" in problem.hint and "the parameter `arr`" in problem.hint
+    assert (problem.line, problem.code, problem.column) == (3, "def share_from_numpy(a):", 22)
+    assert render_text(verdict).count("unexpected keyword argument") == 1
+
+
+def test_an_error_inside_the_function_is_not_a_signature_problem(tiny_pipeline: Pipeline) -> (
+    None
+):
+    for source in ("def share_from_numpy(arr):\n    return sorted(arr, kee=len)\n",
+                   # the same TypeError text, but from a call inside the learner's code
+                   "def share_from_numpy(arr, depth=0):\n"
+                   "    return arr if depth else share_from_numpy(ar=arr, depth=1)\n"):
+        verdict = grade(tiny_pipeline, source)
+        assert verdict.problem is None, verdict.problem
+        assert set(statuses(verdict).values()) == {"raised"}
+
+
+def test_missing_the_objective_caps_the_score_at_half(tiny_pipeline: Pipeline) -> None:
+    source = "import torch\n\ndef share_from_numpy(arr):\n    return torch.tensor(arr)\n"
+    verdict = grade(tiny_pipeline, source)
+    # returns, values, dtype and input_unchanged pass: 5 of 8 weights would be 6.25 points.
+    assert verdict.objective_missed == ["shares_memory"]
+    assert verdict.score == 5
+    assert "at most half the points (5 of 10)" in render_text(verdict)
 
 
 def test_exception_shows_the_learners_traceback_only(tiny_pipeline: Pipeline) -> None:
@@ -54,10 +99,12 @@ def test_exception_shows_the_learners_traceback_only(tiny_pipeline: Pipeline) ->
     assert all(not c.passed for c in verdict.checks)
 
 
-def test_exception_at_import_time_is_reported(tiny_pipeline: Pipeline) -> None:
+def test_exception_at_import_time_is_reported_with_its_line(tiny_pipeline: Pipeline) -> None:
     verdict = grade(tiny_pipeline, "import torch\nraise ValueError('boom')\n")
     assert verdict.score == 0
     assert verdict.error is not None and "ValueError: boom" in verdict.error
+    assert verdict.problem is not None
+    assert (verdict.problem.line, verdict.problem.code) == (2, "raise ValueError('boom')")
 
 
 def test_wrong_return_type_fails_with_expected_and_got(tiny_pipeline: Pipeline) -> None:

@@ -10,6 +10,7 @@ shipped course.
 
 from __future__ import annotations
 
+import dataclasses
 import textwrap
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -19,10 +20,11 @@ import pytest
 from common.protocol import Verdict
 from common.spec import ExerciseLibrary
 from tests.conftest import ROOT
-from tests.sandbox.conftest import COURSE, SLUG, grade
+from tests.sandbox.conftest import COURSE, GOOD, SLUG, grade
 from worker.cases import build_inputs
 from worker.pipeline import Pipeline
 from worker.report import render_text
+from worker.runner import Job, RunOutcome
 from worker.sandbox import SandboxRunner
 
 COPY = "torch.tensor(arr)"  # a copy: shares_memory fails unless a trick forges it
@@ -432,5 +434,29 @@ def test_a_load_error_in_the_hidden_run_tells_only_its_type(pipeline: Pipeline) 
     assert not verdict.full_marks
     hidden = [c for c in verdict.cases if not c.visible]
     assert hidden and all("hidden-secret" not in c.message for c in hidden)
-    assert all("LookupError" in c.message for c in hidden)
+    # Told once, as the submission's problem, from the visible cases' run.
+    assert verdict.problem is not None and "LookupError" in verdict.problem.message
     assert all("hidden-secret" not in c.message for c in verdict.checks if not c.visible)
+
+
+@pytest.mark.slow
+def test_a_load_error_only_in_the_hidden_run_is_told_by_its_type(sandbox: SandboxRunner) -> None:
+    # Code that loads for the visible cases and fails where the hidden ones are (it could tell
+    # them apart by what it reads): played by a runner that hands the hidden cases' job a
+    # source that raises with a secret, through the real sandbox.
+    failing = _src("""
+        raise LookupError("hidden-secret: seeds 1234")
+        """)
+
+    class HiddenRunFails:
+        def run(self, job: Job) -> RunOutcome:
+            if not all(c.visible for c in job.cases):
+                job = dataclasses.replace(job, source=failing)
+            return sandbox.run(job)
+
+    verdict = Pipeline(ExerciseLibrary(COURSE), HiddenRunFails()).grade(SLUG, GOOD)
+    assert not verdict.full_marks
+    assert "hidden-secret" not in verdict.model_dump_json()
+    assert verdict.problem is not None
+    assert "LookupError" in verdict.problem.message
+    assert verdict.problem.traceback == "" and verdict.problem.line is None

@@ -180,3 +180,31 @@ def test_serve_restarts_what_dies_and_leaves_nothing_behind_when_killed(tmp_path
              "the processes of a killed grader serve to end", 0.5)
     with pytest.raises(requests.ConnectionError):
         requests.get(f"{base}/healthz", timeout=2)
+
+
+@pytest.mark.slow
+def test_exercises_import_then_export_meet_in_the_service(redis_url: str, tmp_path: Path) -> None:
+    fixture = ROOT / "tests" / "fixtures" / "course"
+    env = {**os.environ, "GRADER_REDIS_URL": redis_url, "GRADER_KEY_PREFIX": "transfer-cli"}
+    env.pop("GRADER_EXERCISES_DIR", None)
+    imported = _grader("exercises", "import", str(fixture), "tiny-share", env=env)
+    assert imported.returncode == 0, imported.stdout + imported.stderr
+    assert "live tiny-share" in imported.stdout
+    stored = Store.from_url(redis_url, "transfer-cli").get_exercise("tiny-share")
+    assert stored is not None and stored.info.origin == "upload"
+
+    # Not in the shipped course: only the service has it, and export writes it out.
+    out = tmp_path / "course"
+    exported = _grader("exercises", "export", "tiny-share", str(out), env=env)
+    assert exported.returncode == 0, exported.stderr
+    assert "from the service" in exported.stdout
+    folder = out / "exercises" / "tiny-share"
+    assert (folder / "exercise.yaml").read_text() == (
+        fixture / "exercises" / "tiny-share" / "exercise.yaml").read_text()
+    assert (out / "reference" / "tiny-share.py").is_file()
+    checked = _grader("--exercises", str(out), "check", "tiny-share",
+                      str(folder / "golden" / "as_tensor.py"), env=env)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+
+    unknown = _grader("exercises", "export", "no-such-thing", str(out), env=env)
+    assert unknown.returncode == 2 and "unknown exercise 'no-such-thing'" in unknown.stderr

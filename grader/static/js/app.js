@@ -90,6 +90,14 @@
     if (textarea && window.GraderEditor) {
       editor = window.GraderEditor.mount(textarea);
       window.graderEditor = editor;
+      // An editor first drawn off screen (below the statement on a phone) guesses its line
+      // height, and its line numbers drift until it measures. CodeMirror measures on scroll
+      // and resize; this also covers coming into view because the content above it changed.
+      if (window.IntersectionObserver && editor.view) {
+        new IntersectionObserver(function (entries) {
+          if (entries.some(function (e) { return e.isIntersecting; })) editor.view.requestMeasure();
+        }).observe(editor.view.dom);
+      }
     }
     var slot = document.getElementById("result");
     var live = slot.querySelector("[data-live-status]");
@@ -107,6 +115,49 @@
       }
     }
 
+    // A chosen file is what gets graded: show its code in the editor. A .py file's text becomes
+    // the editor's (the file is then dropped, so edits count); a notebook is graded from the
+    // file (the server strips IPython magics), so its code cells are shown, and editing them
+    // drops the file so that what is shown is what is graded.
+    var upload = form.querySelector("[data-upload]");
+    var uploadNote = form.querySelector("[data-upload-note]");
+    var loadedFromFile = null;
+    function notebookCode(text) {
+      var notebook = JSON.parse(text);
+      return (notebook.cells || []).filter(function (cell) { return cell.cell_type === "code"; })
+        .map(function (cell) {
+          return Array.isArray(cell.source) ? cell.source.join("") : String(cell.source || "");
+        })
+        .filter(function (code) { return code.trim(); }).join("\n\n") + "\n";
+    }
+    function setCode(text) {
+      if (editor) editor.setValue(text); else textarea.value = text;
+    }
+    if (upload) upload.addEventListener("change", async function () {
+      var file = upload.files && upload.files[0];
+      uploadNote.hidden = true;
+      loadedFromFile = null;
+      if (!file) return;
+      var text = await file.text();
+      var name = file.name.toLowerCase();
+      try {
+        if (name.endsWith(".py")) {
+          setCode(text);
+          upload.value = "";
+          uploadNote.textContent = "Loaded " + file.name + " into the editor.";
+        } else if (name.endsWith(".ipynb")) {
+          loadedFromFile = notebookCode(text);
+          setCode(loadedFromFile);
+          uploadNote.textContent = "The code cells of " + file.name + " are shown above; the notebook is graded unless you edit them.";
+        } else {
+          return;  // the server says what it accepts
+        }
+      } catch (error) {
+        uploadNote.textContent = file.name + " could not be read here; it is still sent as it is.";
+      }
+      uploadNote.hidden = false;
+    });
+
     // Captured before the editor sees it, which would otherwise insert a blank line.
     form.addEventListener("keydown", function (event) {
       if ((event.ctrlKey || event.metaKey) && event.key === "Enter") {
@@ -122,7 +173,9 @@
       button.disabled = true;
       button.textContent = "Submitting…";
       var data = new FormData(form);
-      if (editor) data.set("code", editor.getValue());
+      var code = editor ? editor.getValue() : textarea.value;
+      data.set("code", code);
+      if (loadedFromFile !== null && code !== loadedFromFile) data.delete("file");
       var response;
       var body = {};
       try {
@@ -142,6 +195,8 @@
       }
       form.querySelector("[name=attempt_key]").value = body.next_attempt_key;
       form.querySelector("input[type=file]").value = "";
+      loadedFromFile = null;
+      if (uploadNote) uploadNote.hidden = true;
       live.dataset.seen = "";
       live.dataset.submission = body.id;
       live.hidden = false;
