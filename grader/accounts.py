@@ -35,7 +35,8 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from pydantic import BaseModel, field_validator
 
-from common.store import LEARNER_PATTERN, Store
+from common.records import LEARNER_PATTERN
+from common.store import Store
 from grader.common_passwords import is_common
 
 AccountRole = Literal["learner", "instructor"]

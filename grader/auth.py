@@ -13,9 +13,10 @@ from typing import Any, TypeVar
 
 from flask import g, request
 
-from common.store import Role, TokenRecord
+from common.records import Role, TokenRecord
 from grader.errors import ApiError
 from grader.storage import get_store
+from grader.tokens import TokenStore
 
 F = TypeVar("F", bound=Callable[..., Any])
 _MISSING = object()
@@ -36,7 +37,7 @@ def current_token() -> TokenRecord | None:
     if cached is not _MISSING:
         return cached  # type: ignore[no-any-return]
     token = bearer_token()
-    record = get_store().lookup_token(token) if token and len(token) < 200 else None
+    record = TokenStore(get_store()).lookup_token(token) if token and len(token) < 200 else None
     g.grader_token = record
     return record
 

@@ -14,8 +14,9 @@ from pathlib import Path
 
 from flask import Flask, current_app
 
+from common.records import ExerciseInfo
 from common.spec import MODULES, ExerciseError, ExerciseLibrary
-from common.store import ExerciseInfo, Store
+from common.store import Store
 
 logger = logging.getLogger(__name__)
 _MODULE_ORDER = {m.key: i for i, m in enumerate(MODULES)}

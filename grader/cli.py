@@ -15,6 +15,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from grader.tokens import TokenStore
+
 if TYPE_CHECKING:
     from common.store import Store
 
@@ -103,7 +105,7 @@ def _store() -> Store:
 
 def cmd_token(args: argparse.Namespace) -> int:
     """``grader token create|list|revoke``."""
-    from common.store import LEARNER_PATTERN
+    from common.records import LEARNER_PATTERN
 
     store = _store()
     if args.action == "create":
@@ -113,17 +115,17 @@ def cmd_token(args: argparse.Namespace) -> int:
         if args.learner and not LEARNER_PATTERN.fullmatch(args.learner):
             print("grader: a learner id is 1-128 letters, digits and . _ @ + -", file=sys.stderr)
             return 2
-        token, record = store.create_token(args.role, args.name, args.learner)
+        token, record = TokenStore(store).create_token(args.role, args.name, args.learner)
         print(token)
         print(f"id {record.id}, role {record.role}: keep the token; it is not shown again",
               file=sys.stderr)
         return 0
     if args.action == "list":
-        for record in store.list_tokens():
+        for record in TokenStore(store).list_tokens():
             learner = f" learner={record.learner}" if record.learner else ""
             print(f"{record.id}  {record.role:<10} {record.name}{learner}")
         return 0
-    if store.revoke_token(args.id):
+    if TokenStore(store).revoke_token(args.id):
         print(f"revoked {args.id}")
         return 0
     print(f"grader: no token with id {args.id!r}", file=sys.stderr)

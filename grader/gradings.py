@@ -10,14 +10,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from common.protocol import Verdict
-from common.store import (
-    SCORE_BUCKETS,
-    CheckRate,
-    ExerciseStats,
-    Store,
-    SubmissionRecord,
-    score_bucket,
-)
+from common.records import SCORE_BUCKETS, CheckRate, ExerciseStats, SubmissionRecord, score_bucket
+from common.store import Store
+from grader.statistics import Statistics
 
 REGRADE_PREFIX = "regrade:"
 HISTORY_LIMIT = 1000  # submissions read per learner (as the history pages do)
@@ -96,7 +91,7 @@ def current_gradebook(store: Store, learners: Iterable[str], limit: int
     and per (learner, exercise) the best score of the current gradings. For a learner whose
     history is longer than ``limit``, an exercise missing from the newest submissions keeps the
     store's best-ever score."""
-    stored = store.gradebook()
+    stored = Statistics(store).gradebook()
     everyone = sorted(set(learners) | {learner for learner, _ in stored})
     by_learner, truncated = course_records(store, everyone, limit)
     best: dict[tuple[str, str], float] = {}
@@ -118,7 +113,7 @@ def learner_accounts(store: Store) -> list[str]:
 
 def learners_of(store: Store, slug: str, accounts: list[str]) -> list[str]:
     """Learners who may have submitted ``slug``: everyone graded on it, and every account."""
-    graded = {learner for learner, exercise in store.gradebook() if exercise == slug}
+    graded = {learner for learner, exercise in Statistics(store).gradebook() if exercise == slug}
     return sorted(graded | set(accounts))
 
 

@@ -13,6 +13,7 @@ from common.contract import QUEUES
 from common.store import Store
 from grader.errors import RETRY_AFTER_S
 from grader.limits import limiter
+from grader.statistics import Statistics
 from grader.storage import get_store
 
 bp = Blueprint("ops", __name__)
@@ -48,10 +49,10 @@ class StoreCollector(Collector):
         """Submissions by status, grading latency, queue depth, live workers."""
         by_status = GaugeMetricFamily("grader_submissions", "Submissions by status",
                                       labels=["status"])
-        for status, count in self.store.counts().items():
+        for status, count in Statistics(self.store).counts().items():
             by_status.add_metric([status], count)
         yield by_status
-        buckets, count, total = self.store.latency()
+        buckets, count, total = Statistics(self.store).latency()
         cumulative, rows = 0, []
         for bound, n in buckets:
             cumulative += n

@@ -39,6 +39,7 @@ from grader.processes import (
     worker_command,
 )
 from grader.supervision import Child
+from grader.tokens import TokenStore
 
 DEV_INSTRUCTOR = "instructor"
 STOP_TIMEOUT_S = 30.0
@@ -104,9 +105,9 @@ class Supervisor:
         path = self.options.data_dir / "dev-token"
         if path.exists():
             token = path.read_text().strip()
-            if store.lookup_token(token) is not None:
+            if TokenStore(store).lookup_token(token) is not None:
                 return token
-        token, _ = store.create_token("instructor", "grader serve (development)")
+        token, _ = TokenStore(store).create_token("instructor", "grader serve (development)")
         _write_private(path, token)
         return token
 

@@ -27,7 +27,7 @@ from common.callback_policy import (
     system_resolver,
 )
 from common.protocol import Verdict
-from common.store import SubmissionRecord
+from common.records import SubmissionRecord
 
 __all__ = ["SIGNATURE_HEADER", "CallbackError", "CallbackRefused", "callback_body", "deliver",
            "sign", "verify_signature"]

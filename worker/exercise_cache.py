@@ -22,9 +22,9 @@ import stat
 import tempfile
 from pathlib import Path
 
+from common.records import StoredExercise
 from common.spec import ExerciseError
 from common.spec.library import content_hash
-from common.store import StoredExercise
 
 
 class CacheUnsafe(Exception):

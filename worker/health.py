@@ -16,7 +16,8 @@ from collections.abc import Sequence
 
 import redis
 
-from common.store import Store, WorkerBeat
+from common.records import WorkerBeat
+from common.store import Store
 from worker.service_config import ServiceSettings
 
 

@@ -18,8 +18,9 @@ from typing import Literal
 
 from common.callback_policy import CallbackRefused, parse_networks
 from common.lti import passback as lti_passback
+from common.records import ValidationOutcome
 from common.spec import ExerciseError, ExerciseLibrary
-from common.store import Store, ValidationOutcome
+from common.store import Store
 from worker.callbacks import CallbackError, callback_body, deliver
 from worker.config import WorkerConfig
 from worker.exercise_cache import CacheUnsafe, unpacked

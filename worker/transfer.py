@@ -12,8 +12,9 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from common.records import ExerciseBundle, ExerciseInfo, StoredExercise
 from common.spec import Exercise, ExerciseLibrary
-from common.store import ExerciseBundle, ExerciseInfo, Store, StoredExercise
+from common.store import Store
 from worker.pipeline import Pipeline
 from worker.validation import ValidationReport, validate_exercise
 

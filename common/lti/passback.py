@@ -32,7 +32,8 @@ from common.lti.keys import ToolKeys
 from common.lti.models import AGS_SCORE_SCOPE, GradeTarget, PassbackState, ScorePolicy
 from common.lti.services import CachedConnector
 from common.lti.store import LtiStore
-from common.store import Store, SubmissionRecord
+from common.records import SubmissionRecord
+from common.store import Store
 
 logger = logging.getLogger(__name__)
 

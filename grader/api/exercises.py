@@ -10,8 +10,7 @@ from flask import current_app
 from spectree import Response
 
 from common.contract import VALIDATE_TASK, queue_for_device
-from common.spec import ExerciseError, ExerciseLibrary
-from common.store import (
+from common.records import (
     MAX_BUNDLE_BYTES,
     SCORE_BUCKETS,
     SLUG_PATTERN,
@@ -19,6 +18,7 @@ from common.store import (
     ExerciseInfo,
     StoredExercise,
 )
+from common.spec import ExerciseError, ExerciseLibrary
 from grader.api.blueprint import bp
 from grader.api.models import (
     CheckStat,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import BaseModel
 from spectree import Response
 
-from common.store import LEARNER_PATTERN
+from common.records import LEARNER_PATTERN
 from grader.api.blueprint import bp
 from grader.api.models import ErrorBody, HistoryQuery, SubmissionSummary
 from grader.api.spec import api_spec, validated

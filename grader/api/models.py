@@ -10,7 +10,7 @@ from spectree.model_adapter.pydantic_adapter import BaseFile
 
 from common.callback_policy import check_callback_syntax
 from common.protocol import CaseReport, CheckResult, VerdictStatus
-from common.store import (
+from common.records import (
     LEARNER_PATTERN,
     CaseInfo,
     ExerciseInfo,

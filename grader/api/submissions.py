@@ -12,7 +12,7 @@ from spectree import Response
 
 from common.callback_policy import CallbackRefused, check_callback_url, parse_networks
 from common.contract import GRADE_TASK, queue_for_device
-from common.store import SubmissionRecord, TokenRecord, new_submission_id
+from common.records import SubmissionRecord, TokenRecord, new_submission_id
 from common.submission import (
     MAX_UPLOAD_BYTES,
     SubmissionError,

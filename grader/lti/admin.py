@@ -26,6 +26,7 @@ from grader.lti.dynamic import create_link
 from grader.lti.identity import username_for
 from grader.pages.forms import PostForm
 from grader.pages.session import instructor_required, signed_in
+from grader.statistics import Statistics
 from grader.storage import get_store
 
 FIELDS = ("issuer", "client_id", "deployment_ids", "auth_url", "token_url", "jwks_url",
@@ -66,7 +67,7 @@ def _page(status: int = 200, form: dict[str, str] | None = None,
         keys=tool_keys().all(), active_kid=tool_keys().active().kid,
         courses=lti.courses(), policies=SCORE_POLICIES, rosters=rosters,
         passbacks=lti.recent_passbacks(), people=lti.people(), form=form or {},
-        problems=problems or [], fields=FIELDS, gradebook=get_store().gradebook(),
+        problems=problems or [], fields=FIELDS, gradebook=Statistics(get_store()).gradebook(),
         username_for=username_for, dynamic_link=link), status
 
 

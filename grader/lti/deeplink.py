@@ -16,7 +16,7 @@ from pylti1p3.lineitem import LineItem
 from werkzeug.wrappers import Response
 
 from common.lti.services import library_registration
-from common.store import ExerciseInfo
+from common.records import ExerciseInfo
 from grader.catalogue import get_catalogue
 from grader.lti.arrival import sign_in_from
 from grader.lti.blueprint import bp, refuse

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from common.protocol import Verdict
-from common.store import SubmissionRecord
+from common.records import SubmissionRecord
 from grader.pages.attempts import regrade_of
 from grader.pages.results import HINT_MARK
 

@@ -11,7 +11,8 @@ import difflib
 from dataclasses import dataclass
 from typing import Literal
 
-from common.store import Store, SubmissionRecord
+from common.records import SubmissionRecord
+from common.store import Store
 
 REGRADE_PREFIX = "regrade:"
 HISTORY_LIMIT = 1000

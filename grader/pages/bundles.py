@@ -18,8 +18,8 @@ from pathlib import PurePosixPath
 import yaml
 from werkzeug.datastructures import FileStorage
 
+from common.records import MAX_BUNDLE_BYTES, MAX_BUNDLE_FILES
 from common.spec.problems import SpecProblem, yaml_problem
-from common.store import MAX_BUNDLE_BYTES, MAX_BUNDLE_FILES
 
 ROOT_FILES = {"exercise.yaml", "statement.md", "starter.py"}
 REFERENCE_NAMES = {"reference.py"}

@@ -14,7 +14,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, EqualTo, Length, Optional, Regexp
 
-from common.store import LEARNER_PATTERN
+from common.records import LEARNER_PATTERN
 from grader.accounts import MIN_PASSWORD_LENGTH
 
 USERNAME = [DataRequired(), Length(max=128),

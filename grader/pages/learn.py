@@ -18,8 +18,8 @@ from flask import (
 )
 from werkzeug.wrappers import Response
 
+from common.records import ExerciseInfo, SubmissionRecord
 from common.spec import MODULES
-from common.store import ExerciseInfo, SubmissionRecord
 from common.submission import SubmissionError
 from grader.catalogue import get_catalogue
 from grader.limits import limiter, submit_limit

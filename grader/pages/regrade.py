@@ -27,7 +27,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from common.store import ExerciseInfo, Store, SubmissionRecord
+from common.records import ExerciseInfo, SubmissionRecord
+from common.store import Store
 from grader.pages.attempts import regrade_of
 from grader.pages.submit import enqueue
 

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from markupsafe import Markup, escape
 
 from common.protocol import CaseReport, CheckResult, CodeProblem, Verdict
+from common.records import SubmissionRecord
 from common.scoring import objective_notice
-from common.store import SubmissionRecord
 from grader.pages.statement import render_inline
 
 OUTPUT_CAP = 10_000

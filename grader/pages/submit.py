@@ -10,7 +10,7 @@ from flask import current_app
 from werkzeug.datastructures import FileStorage
 
 from common.contract import GRADE_TASK, queue_for_device
-from common.store import ExerciseInfo, SubmissionRecord, new_submission_id
+from common.records import ExerciseInfo, SubmissionRecord, new_submission_id
 from common.submission import (
     MAX_UPLOAD_BYTES,
     SubmissionError,

@@ -16,8 +16,8 @@ from flask import (
 )
 from werkzeug.wrappers import Response as BaseResponse
 
+from common.records import ExerciseInfo, SubmissionRecord
 from common.spec import MODULES
-from common.store import ExerciseInfo, SubmissionRecord
 from grader.accounts import AccountError
 from grader.api.exercises import install_exercise
 from grader.api.gradebook import gradebook_csv
@@ -48,7 +48,9 @@ from grader.pages.forms import (
 from grader.pages.regrade import RegradeStore, out_of_date, start_regrade
 from grader.pages.session import get_accounts, instructor_required, signed_in
 from grader.pages.submit import QueueUnavailable
+from grader.statistics import Statistics
 from grader.storage import get_store
+from grader.tokens import TokenStore
 
 bp = Blueprint("teach", __name__, url_prefix="/instructor")
 MODULE_TITLES = {m.key: m.title for m in MODULES}
@@ -73,7 +75,7 @@ def dashboard() -> str:
     store = get_store()
     accounts = get_accounts().all()
     learners = sorted({a.username for a in accounts}
-                      | {learner for learner, _ in store.gradebook()})
+                      | {learner for learner, _ in Statistics(store).gradebook()})
     by_learner, _ = course_records(store, learners, HISTORY_LIMIT)
     # Each learner's own submissions, each with its current grading (regrades not counted).
     current = current_gradings(r for records in by_learner.values() for r in records)
@@ -276,20 +278,20 @@ def tokens() -> str | tuple[str, int]:
                 form.learner.errors = ["a learner token names its learner"]
                 status = 422
             else:
-                token, record = store.create_token(role, form.name.data or "",
+                token, record = TokenStore(store).create_token(role, form.name.data or "",
                                                    learner)
                 created = (token, record)
                 form = TokenForm(formdata=None)
         else:
             status = 422
     return render_template("teach/tokens.html", form=form, created=created,
-                           tokens=store.list_tokens(), revoke_form=PostForm()), status
+                           tokens=TokenStore(store).list_tokens(), revoke_form=PostForm()), status
 
 
 @bp.post("/tokens/<token_id>/revoke")
 def revoke_token(token_id: str) -> BaseResponse:
     """Revoke a token."""
-    if PostForm().validate_on_submit() and get_store().revoke_token(token_id[:64]):
+    if PostForm().validate_on_submit() and TokenStore(get_store()).revoke_token(token_id[:64]):
         flash(f"Revoked token {token_id}.", "success")
     else:
         flash("No such token.", "error")

@@ -17,6 +17,7 @@ import pytest
 import requests
 from playwright.sync_api import BrowserContext, Page, expect
 
+from grader.tokens import TokenStore
 from tests.browser.conftest import (
     GRADING_TIMEOUT_MS,
     PASSWORD,
@@ -141,7 +142,7 @@ def test_instructor_uploads_an_exercise_refuses_a_broken_one_and_regrades_after_
     expect(page.locator(".statement pre.hl .hl-n").first).to_be_visible()
 
     # Learners submit against version 1: lea wrong then right, max wrong.
-    lms, _ = service.store.create_token("lms", "browser tests")
+    lms, _ = TokenStore(service.store).create_token("lms", "browser tests")
     assert submit_and_wait(service, lms, "lea", WRONG)["passed"] is False
     assert submit_and_wait(service, lms, "lea", RIGHT)["passed"] is True
     assert submit_and_wait(service, lms, "max", WRONG)["passed"] is False
@@ -182,7 +183,7 @@ def test_instructor_uploads_an_exercise_refuses_a_broken_one_and_regrades_after_
 
 def test_gradebook_shows_best_scores_and_downloads_as_csv(
         service: Service, new_context: Callable[..., BrowserContext]) -> None:
-    lms, _ = service.store.create_token("lms", "gradebook test")
+    lms, _ = TokenStore(service.store).create_token("lms", "gradebook test")
     submit_and_wait(service, lms, "gus", WRONG)
     page = instructor_page(service, new_context)
     page.goto("/instructor/gradebook")
@@ -282,7 +283,7 @@ def test_an_upload_with_three_mistakes_shows_three_errors_at_their_lines(
     screenshot(page, "upload-three-mistakes")
 
     # The API says the same, as data.
-    token, _ = service.store.create_token("instructor", "three mistakes")
+    token, _ = TokenStore(service.store).create_token("instructor", "three mistakes")
     files = {p.relative_to(folder).as_posix(): p.read_text() for p in folder.rglob("*")
              if p.is_file()}
     reference = (tmp_path / "mistakes" / "reference" / f"{SLUG}.py").read_text()
@@ -297,7 +298,7 @@ def test_an_upload_with_three_mistakes_shows_three_errors_at_their_lines(
 
 def test_statistics_group_failures_by_check_and_mistake(
         service: Service, new_context: Callable[..., BrowserContext]) -> None:
-    lms, _ = service.store.create_token("lms", "statistics grouping")
+    lms, _ = TokenStore(service.store).create_token("lms", "statistics grouping")
     kinds = "{'float16': torch.float16, 'int16': torch.int16, 'bool': torch.bool}[kind]"
     for learner, body in (("sid", f"torch.ones(rows, cols, dtype={kinds})"),
                           ("sue", f"torch.full((rows, cols), 7, dtype={kinds})"),

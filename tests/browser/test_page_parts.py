@@ -11,7 +11,7 @@ import pytest
 from werkzeug.datastructures import FileStorage
 
 from common.protocol import CaseReport, CheckResult, CodeProblem, Verdict
-from common.store import SubmissionRecord
+from common.records import SubmissionRecord
 from grader.gradings import best_scores, current_gradings, stats_of
 from grader.pages.analytics import attempts_to_full_marks, failing_checks, mistake_of
 from grader.pages.attempts import diff

@@ -4,7 +4,7 @@ the API's submission view, the instructors' statistics, and the CLI."""
 from __future__ import annotations
 
 from common.protocol import CaseReport, CheckResult, Verdict
-from common.store import SubmissionRecord
+from common.records import SubmissionRecord
 from grader.api.models import SubmissionView
 from grader.pages.analytics import tampering_reports
 from grader.pages.results import result_view

@@ -25,7 +25,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from common.store import Store, SubmissionRecord
+from common.records import SubmissionRecord
+from common.store import Store
+from grader.tokens import TokenStore
 from tests.cluster.netns import Network, Node, inside, sweep_stale
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -201,7 +203,7 @@ class Cluster:
         self._store = Store.from_url(self.redis_url, self.prefix)
         wait_until(self._redis_up, 15, "redis-server to answer")
         for role in ("instructor", "lms"):
-            self.tokens[role] = self.store.create_token(role, f"cluster {role}")[0]  # type: ignore[arg-type]
+            self.tokens[role] = TokenStore(self.store).create_token(role, f"cluster {role}")[0]  # type: ignore[arg-type]
         return service
 
     def _redis_up(self) -> bool:

@@ -17,7 +17,8 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from common.store import SubmissionRecord
+from common.records import SubmissionRecord
+from grader.statistics import Statistics
 from tests.cluster.cluster import Cluster, ClusterError, wait_until
 
 CORRECT = "def add_one(x):\n    return x + 1\n"
@@ -162,7 +163,7 @@ def run(cluster: Cluster, say: Callable[[str], None] = print) -> Tally:
         tally.notes.append(f"worker logs report {dict(results)}")
         tally.duplicated += abs(results["graded"] + results["failed"]
                                 - tally.graded - tally.failed)
-    stats = sum(cluster.store.stats(s).graded for s in ("add-one", "add-one-gpu"))
+    stats = sum(Statistics(cluster.store).stats(s).graded for s in ("add-one", "add-one-gpu"))
     if stats != tally.graded:
         tally.notes.append(f"the statistics count {stats} gradings for {tally.graded}")
         tally.duplicated += abs(stats - tally.graded)

@@ -10,7 +10,7 @@ from typing import Any
 import requests
 
 from common.lti.store import LtiStore
-from common.store import SubmissionRecord
+from common.records import SubmissionRecord
 from grader.lti.identity import username_for
 from tests.lti.conftest import Grader, browser_session, wait_for
 from tests.lti.flows import CORRECT, WRONG, csrf, deep_link, launch, submit

@@ -13,7 +13,8 @@ from pydantic import ValidationError
 from common.lti.keys import RETIRED_GRACE_S, ToolKeys
 from common.lti.models import GradeTarget, Registration
 from common.lti.passback import ScoreChoice, build_grade, choose_score
-from common.store import Store, SubmissionRecord
+from common.records import SubmissionRecord
+from common.store import Store
 from tests.lti.conftest import Grader
 
 

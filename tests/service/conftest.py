@@ -24,9 +24,11 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from common.store import Store, SubmissionRecord
+from common.records import SubmissionRecord
+from common.store import Store
 from grader.app import create_app
 from grader.processes import free_port
+from grader.tokens import TokenStore
 
 ROOT = Path(__file__).resolve().parents[2]
 COURSE = Path(__file__).resolve().parent / "course"
@@ -231,8 +233,8 @@ def namespace_factory(redis_url: str, tmp_path_factory: pytest.TempPathFactory) 
         })
         ns = Namespace(prefix, url, env, store, app, tmp)
         for role, learner in (("instructor", None), ("lms", None), ("learner", "ann")):
-            ns.tokens[role] = store.create_token(role, f"test {role}", learner)[0]  # type: ignore[arg-type]
-        ns.tokens["other_learner"] = store.create_token("learner", "bob", "bob")[0]
+            ns.tokens[role] = TokenStore(store).create_token(role, f"test {role}", learner)[0]  # type: ignore[arg-type]
+        ns.tokens["other_learner"] = TokenStore(store).create_token("learner", "bob", "bob")[0]
         made.append(ns)
         return ns
 

@@ -11,12 +11,13 @@ from collections.abc import Callable, Iterator
 import pytest
 from flask.testing import FlaskClient
 
-from common.store import LEARNER_PATTERN, ExerciseBundle
+from common.records import LEARNER_PATTERN, ExerciseBundle
 from grader.app import create_app
 from grader.limits import limiter
 from grader.pages.bundles import BundleError, from_zip
 from grader.pages.session import safe_next
 from grader.processes import free_port
+from grader.statistics import Statistics
 from tests.service.conftest import CORRECT, Namespace
 
 
@@ -33,7 +34,7 @@ def post_raw(ns: Namespace, body: bytes, who: str = "lms") -> tuple[int, dict[st
 
 
 def nothing_queued(ns: Namespace) -> bool:
-    return ns.store.counts()["queued"] == 0 and ns.store.queue_depth("cpu") == 0
+    return Statistics(ns.store).counts()["queued"] == 0 and ns.store.queue_depth("cpu") == 0
 
 
 def test_json_nested_ten_thousand_deep_is_400(ns: Namespace) -> None:

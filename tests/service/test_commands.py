@@ -17,6 +17,7 @@ import requests
 
 from common.store import Store
 from grader.processes import free_port
+from grader.tokens import TokenStore
 from tests.service.conftest import CORRECT, COURSE, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -34,12 +35,12 @@ def test_token_create_list_revoke(redis_url: str) -> None:
     assert created.returncode == 0, created.stderr
     token = created.stdout.strip()
     store = Store.from_url(redis_url, "tokens-cli")
-    record = store.lookup_token(token)
+    record = TokenStore(store).lookup_token(token)
     assert record is not None and record.role == "learner" and record.learner == "ann"
     listed = _grader("token", "list", env=env)
     assert record.id in listed.stdout and token not in listed.stdout
     assert _grader("token", "revoke", record.id, env=env).returncode == 0
-    assert store.lookup_token(token) is None
+    assert TokenStore(store).lookup_token(token) is None
     assert _grader("token", "revoke", record.id, env=env).returncode == 1
     refused = _grader("token", "create", "--role", "learner", "--name", "x", env=env)
     assert refused.returncode == 2 and "--learner" in refused.stderr

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from common.records import ExerciseBundle, ExerciseInfo, StoredExercise
 from common.spec import ExerciseError, ExerciseLibrary
-from common.store import ExerciseBundle, ExerciseInfo, StoredExercise
 from tests.service.conftest import COURSE
 from worker.exercise_cache import CacheUnsafe, unpacked
 from worker.service_config import ServiceSettings

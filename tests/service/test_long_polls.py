@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 import pytest
 
+from grader.tokens import TokenStore
 from tests.service.conftest import CORRECT, Namespace, wait_for
 
 
@@ -61,6 +62,6 @@ def test_a_poll_whose_process_died_stops_counting(ns: Namespace) -> None:
 
 
 def token_id(ns: Namespace, who: str) -> str:
-    record = ns.store.lookup_token(ns.tokens[who])
+    record = TokenStore(ns.store).lookup_token(ns.tokens[who])
     assert record is not None
     return record.id

@@ -7,7 +7,7 @@ from collections.abc import Callable
 import pytest
 
 from common.contract import GRADE_TASK
-from common.store import SubmissionRecord, new_submission_id
+from common.records import SubmissionRecord, new_submission_id
 from grader.dispatch import Dispatcher
 from tests.service.conftest import CORRECT, Namespace
 from worker.sweeper import sweep

@@ -18,6 +18,7 @@ import redis
 from common.store import Store
 from grader.app import create_app
 from grader.processes import free_port
+from grader.tokens import TokenStore
 from tests.service.conftest import CORRECT, COURSE, WorkerProcess, wait_for
 
 pytestmark = pytest.mark.slow
@@ -109,7 +110,7 @@ def test_a_submission_is_graded_with_every_hop_over_tls(
         assert worker.process is not None and worker.process.poll() is None, worker.output()
         app = create_app({"TESTING": True, "REDIS_URL": url, "KEY_PREFIX": prefix,
                           "EXERCISES_DIR": str(COURSE)})
-        token = store.create_token("lms", "tls test")[0]
+        token = TokenStore(store).create_token("lms", "tls test")[0]
         client = app.test_client()
         response = client.post("/api/v1/submissions", headers={
             "Authorization": f"Bearer {token}"},

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 import worker.pipeline as pipeline_module
+from common.records import ExerciseBundle
 from common.spec import ExerciseLibrary
-from common.store import ExerciseBundle
 from tests.service.conftest import CORRECT, COURSE, WRONG, Namespace
 from worker.pipeline import GraderError, Pipeline
 from worker.validation import validate_exercise
