@@ -4,7 +4,9 @@ everything else; over the limit the API answers 429 with ``Retry-After``.
 
 from __future__ import annotations
 
-from flask import Flask, current_app, request
+from typing import Any
+
+from flask import Flask, current_app, has_app_context, request
 from flask_limiter import Limiter
 
 from grader.auth import current_token
@@ -44,7 +46,44 @@ def api_limit() -> str:
     return str(current_app.config["API_RATE_LIMIT"])
 
 
-limiter = Limiter(key_func=caller_key, headers_enabled=True, strategy="fixed-window")
+_APP_STATE = "grader.limiter"  # app.extensions key of each app's counters and strategy
+
+
+def _per_app(name: str) -> property:
+    """An attribute of the limiter that belongs to the app serving the request.
+
+    The decorators need one module-level limiter at import time, but flask-limiter keeps the
+    counters' storage on the limiter itself, so every ``init_app`` re-pointed it for every app
+    of the process (the tests make many apps, one with a Redis that is down). Outside an app
+    context (during ``init_app``) the value set last is used.
+    """
+
+    def get(self: Limiter) -> Any:
+        if has_app_context():
+            state = current_app.extensions.get(_APP_STATE)
+            if state is not None:
+                return state[name]
+        return self.__dict__.get(name)
+
+    def put(self: Limiter, value: Any) -> None:
+        self.__dict__[name] = value
+
+    return property(get, put)
+
+
+class AppLimiter(Limiter):
+    """A :class:`Limiter` whose counters live in the Redis of the app serving the request."""
+
+    _storage = _per_app("_storage")
+    _limiter = _per_app("_limiter")
+
+    def init_app(self, app: Flask) -> None:
+        """Set up ``app``, and keep its storage and strategy with it."""
+        super().init_app(app)
+        app.extensions[_APP_STATE] = {n: self.__dict__.get(n) for n in ("_storage", "_limiter")}
+
+
+limiter = AppLimiter(key_func=caller_key, headers_enabled=True, strategy="fixed-window")
 
 
 def init_app(app: Flask) -> None:

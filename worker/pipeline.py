@@ -135,11 +135,10 @@ def _hidden_case_message(run: RunOutcome, status: CaseStatus, got: Observation |
     }.get(status, status)
 
 
-def _hidden_check_message(passed: bool, status: CaseStatus, case_message: str) -> str:
-    if passed:
+def _hidden_check_message(passed: bool, status: CaseStatus) -> str:
+    # A case that did not return says why once, on the case; its checks do not repeat it.
+    if passed or status != "returned":
         return ""
-    if status != "returned":
-        return case_message.split("\n")[0]
     return f"failed on this hidden case ({HIDDEN_NOTE})"
 
 
@@ -332,7 +331,7 @@ class Pipeline:
                 if not case.visible:
                     # The misconception's name stays (instructors' statistics); its hint and
                     # the check's message, which may quote hidden values, do not.
-                    message = _hidden_check_message(passed, status, case_message)
+                    message = _hidden_check_message(passed, status)
                 items.append((CheckResult(
                     name=spec.key, case=case.name, visible=case.visible, passed=passed,
                     score=0.0, max_score=0.0, message=message.lstrip("\n"),

@@ -206,5 +206,10 @@ def test_an_exception_on_every_case_is_shown_once_and_pointed_at(
     expect(result.get_by_test_id("not-checked").first).to_contain_text(
         "Not checked, since the case did not return")
     expect(result.locator("table.checks")).to_have_count(0)
+    # Hidden cases tell the exception's type only, once, and point at the first of them.
+    first_hidden = result.locator(".hidden-cases li").first
+    expect(first_hidden).to_contain_text("ZeroDivisionError")
+    expect(result.locator(".hidden-cases")).not_to_contain_text("division by zero")
     expect(result.locator('.hidden-cases li[data-case="large"]')).to_contain_text(
-        "the same as case small-float32")
+        "the same as case")
+    assert result.locator(".hidden-cases").inner_text().count("ZeroDivisionError") == 1

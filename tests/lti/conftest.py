@@ -107,6 +107,8 @@ def grader(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Grader]:
         "GRADER_HEARTBEAT_S": "1", "GRADER_CACHE_DIR": str(tmp / "cache"),
         "GRADER_CALLBACK_RETRIES": "30", "GRADER_CALLBACK_BACKOFF_S": "0.3",
         "GRADER_CALLBACK_BACKOFF_MAX_S": "1", "GRADER_CALLBACK_TIMEOUT_S": "5",
+        "GRADER_MODE": "development",  # the test Redis has no password
+        "GRADER_CALLBACK_SECRET": "lti-tests-callback-secret",
         "PYTHONUNBUFFERED": "1",
     })
     service = Grader(f"http://127.0.0.1:{web_port}", Store.from_url(redis_url, PREFIX), env,

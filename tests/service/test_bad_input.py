@@ -6,14 +6,13 @@ from __future__ import annotations
 import io
 import re
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 from flask.testing import FlaskClient
 
 from common.records import LEARNER_PATTERN, ExerciseBundle
 from grader.app import create_app
-from grader.limits import limiter
 from grader.pages.bundles import BundleError, from_zip
 from grader.pages.session import safe_next
 from grader.processes import free_port
@@ -149,21 +148,12 @@ def test_crlf_in_next_after_sign_in_redirects_home(ns: Namespace) -> None:
 
 
 @pytest.fixture
-def no_redis_client() -> Iterator[FlaskClient]:
-    """An app whose Redis is a port nothing listens on.
-
-    The rate limiter is one module-level object whose storage follows the last app set up (a
-    web process has one app): it is put back afterwards, or the apps of later tests would count
-    their requests in this app's absent Redis.
-    """
-    saved = dict(limiter.__dict__)
+def no_redis_client() -> FlaskClient:
+    """An app whose Redis is a port nothing listens on (its rate limiter's counters too: each
+    app keeps its own, see :class:`grader.limits.AppLimiter`)."""
     app = create_app({"TESTING": True, "REDIS_URL": f"redis://127.0.0.1:{free_port()}/0",
                       "KEY_PREFIX": "down", "SECRET_KEY": "k" * 40})
-    try:
-        yield app.test_client()
-    finally:
-        limiter.__dict__.clear()
-        limiter.__dict__.update(saved)
+    return app.test_client()
 
 
 @pytest.mark.parametrize("method,path", [
@@ -190,3 +180,13 @@ def test_every_request_while_redis_is_down_is_503_with_retry_after(
     response = getattr(no_redis_client, method)(path, **kwargs)
     assert response.status_code == 503, response.get_data(as_text=True)[:500]
     assert int(response.headers["Retry-After"]) > 0
+
+
+def test_an_app_set_up_later_does_not_take_over_the_rate_limits(ns: Namespace) -> None:
+    # One rate limiter serves every app of a process (its decorators are made at import
+    # time); an app made later, with a Redis that is down, must not take the counters along.
+    create_app({"TESTING": True, "REDIS_URL": f"redis://127.0.0.1:{free_port()}/0",
+                "KEY_PREFIX": "down-later", "SECRET_KEY": "k" * 40})
+    response = ns.client.get("/api/v1/exercises", headers=ns.headers())
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert "X-RateLimit-Limit" in response.headers  # counted, in this app's Redis

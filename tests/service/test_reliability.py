@@ -51,7 +51,10 @@ def test_submission_that_kills_every_worker_ends_failed_after_the_cap(
         children = worker.pool_children()
         # Whichever pool process has just started grading it dies, as if the submission
         # crashed it (the Celery main process survives and requeues the task).
-        if record.status == "running" and record.attempts > len(killed) and children:
+        # (A third delivery finds the cap reached and ends the submission: it is not killed,
+        # though the record may read "running" with 3 attempts for a moment before it does.)
+        if (record.status == "running" and len(killed) < record.attempts <= 2
+                and children):
             for pid in children:
                 os.kill(pid, signal.SIGKILL)
             killed.add(record.attempts)
