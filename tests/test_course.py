@@ -99,3 +99,15 @@ def test_exercises_list_is_grouped_in_the_notebooks_order() -> None:
     order = [m.title for m in MODULES]
     assert headings == [t for t in order if t in headings]
     assert len(headings) == len({e.module for e in LIBRARY.load_all()})
+
+
+@pytest.mark.slow
+def test_a_timeout_is_told_once_and_later_cases_point_at_it(course_pipeline: Pipeline) -> None:
+    verdict = course_pipeline.grade("share-from-numpy",
+                                    "def share_from_numpy(arr):\n    while True:\n        pass\n")
+    visible = [c for c in verdict.cases if c.visible]
+    first, *later = visible
+    assert first.status == "timeout" and "did not finish" in first.message
+    assert later and all(c.status == "not_run" for c in later)
+    assert all(c.message == f"not run: case {first.name} ended the run" for c in later)
+    assert verdict.model_dump_json().count("did not finish") <= 3  # the case, the error, hidden

@@ -111,7 +111,9 @@ def _case_status(run: RunOutcome, case: str, observation: Observation | None) ->
         return status, f"{run.message} (during this case)"
     if run.status == "completed":
         return "not_run", "not run"
-    return "not_run", f"not run: an earlier problem ended the run ({run.message})"
+    where = f"case {run.running_case}" if run.running_case else "an earlier problem"
+    # The case where the run ended says what happened; the ones after it only point there.
+    return "not_run", f"not run: {where} ended the run"
 
 
 def _hidden_case_message(run: RunOutcome, status: CaseStatus, got: Observation | None) -> str:
