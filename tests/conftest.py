@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import Playwright, sync_playwright
 
 from common.spec import ExerciseLibrary
 from worker.config import WorkerConfig
@@ -29,3 +31,11 @@ def console_script(name: str) -> str:
 def tiny_pipeline() -> Pipeline:
     """The pipeline over the two-case test course, with the configured (default) runner."""
     return Pipeline(ExerciseLibrary(FIXTURE_COURSE), build_runner(WorkerConfig.from_env()))
+
+
+@pytest.fixture(scope="session")
+def playwright() -> Iterator[Playwright]:
+    """One Playwright for the whole run: its sync API cannot be started twice in a process
+    (the browser tests and the LTI tests each launch their own Chromium from it)."""
+    with sync_playwright() as p:
+        yield p

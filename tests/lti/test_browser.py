@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, Playwright, expect
 
 from tests.lti.conftest import Grader, make_platform, wait_for
 from tests.lti.flows import CORRECT
@@ -28,20 +28,19 @@ GRADING_MS = 180_000
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
+def browser(playwright: Playwright) -> Iterator[Browser]:
     if not Path(CHROMIUM).exists():
         message = f"{CHROMIUM} is missing: scripts/bootstrap installs Debian's chromium"
         if os.environ.get("CI"):
             pytest.fail(message)
         pytest.skip(message)
     args = ["--no-sandbox"] if os.geteuid() == 0 else []
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True,
-            args=[*args, "--disable-dev-shm-usage",
-                  f"--host-resolver-rules=MAP {LMS_HOST} 127.0.0.1"])
-        yield chromium
-        chromium.close()
+    chromium = playwright.chromium.launch(
+        executable_path=CHROMIUM, headless=True,
+        args=[*args, "--disable-dev-shm-usage",
+              f"--host-resolver-rules=MAP {LMS_HOST} 127.0.0.1"])
+    yield chromium
+    chromium.close()
 
 
 @pytest.fixture(scope="module")

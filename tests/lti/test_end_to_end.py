@@ -11,6 +11,7 @@ import requests
 
 from common.lti.store import LtiStore
 from common.records import SubmissionRecord
+from common.spec import ExerciseLibrary
 from grader.lti.identity import username_for
 from tests.lti.conftest import Grader, browser_session, wait_for
 from tests.lti.flows import CORRECT, WRONG, csrf, deep_link, launch, submit
@@ -95,9 +96,15 @@ def test_deep_link_launch_grade_and_passback_with_policy_regrade_and_outage(
 
     # The reference changes (x + 2 is now right); a regrade posts the new score.
     (grader.course / "reference" / "add-one.py").write_text(WRONG)
-    exercise_page = teacher.get(grader.base_url + "/instructor/exercises/add-one", timeout=30)
+    version = ExerciseLibrary(grader.course).load("add-one").content_hash
+
+    def new_version_shown() -> str | None:  # the web caches the course for a moment
+        page = teacher.get(grader.base_url + "/instructor/exercises/add-one", timeout=30).text
+        return page if version in page else None
+
+    exercise_page = wait_for(new_version_shown, 30, "the web to see the new reference")
     regrade = teacher.post(grader.base_url + "/instructor/exercises/add-one/regrade",
-                           data={"csrf_token": csrf(exercise_page.text)}, timeout=30,
+                           data={"csrf_token": csrf(exercise_page)}, timeout=30,
                            allow_redirects=False)
     assert regrade.status_code in (302, 303), regrade.text[:500]
     _score_becomes(platform, lineitem_url, "learner-1", 4)
