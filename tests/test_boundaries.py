@@ -74,3 +74,12 @@ def test_common_and_the_web_load_without_torch() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, cwd=ROOT)
     assert out.stdout.strip() == "", f"torch-free modules pulled in: {out.stdout.strip()}"
+
+
+def test_submissions_are_taken_in_by_one_module() -> None:
+    # The API, the pages, regrades and LTI launches all go through grader/intake.py, so a
+    # submission is recorded, made idempotent and dispatched one way only.
+    writers = sorted(str(p.relative_to(ROOT)) for p in _package_files("grader")
+                     if ".create_submission(" in p.read_text(encoding="utf-8")
+                     or "GRADE_TASK" in p.read_text(encoding="utf-8"))
+    assert writers == ["grader/intake.py"]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
 from urllib.parse import urlsplit
@@ -11,8 +10,7 @@ from flask import current_app, url_for
 from spectree import Response
 
 from common.callback_policy import CallbackRefused, check_callback_url, parse_networks
-from common.contract import GRADE_TASK, queue_for_device
-from common.records import SubmissionRecord, TokenRecord, new_submission_id
+from common.records import SubmissionRecord, TokenRecord
 from common.submission import (
     MAX_UPLOAD_BYTES,
     SubmissionError,
@@ -33,8 +31,8 @@ from grader.api.models import (
 from grader.api.spec import api_spec, validated
 from grader.auth import authenticate, may_act_for, require
 from grader.catalogue import get_catalogue
-from grader.dispatch import get_dispatcher
 from grader.errors import ApiError
+from grader.intake import IdempotencyConflict, QueueUnavailable, accept
 from grader.limits import learner_key, limiter, submit_limit
 from grader.polls import TooManyPolls, long_poll
 from grader.storage import get_store
@@ -121,49 +119,21 @@ def create_submission() -> tuple[SubmissionAccepted, int, dict[str, str]]:
         raise ApiError(404, f"no exercise {request_model.exercise!r}")
     _check_callback(token, request_model.callback_url)
     source, filename = _source(json, form)
-    queue = queue_for_device(exercise.device)
-    record = SubmissionRecord(
-        id=new_submission_id(), exercise=exercise.slug, learner=learner, status="queued",
-        queue=queue, filename=filename, submitted_by=token.id,
-        callback_url=request_model.callback_url,
-    )
-    idempotency = None
-    if headers.idempotency_key:
-        fingerprint = hashlib.sha256("\x00".join(
-            (exercise.slug, learner, source, request_model.callback_url or "")
-        ).encode()).hexdigest()[:32]
-        idempotency = (token.id, headers.idempotency_key, fingerprint)
-    store = get_store()
-    accepted = store.create_submission(record, source, idempotency,
-                                       int(current_app.config["IDEMPOTENCY_TTL_S"]))
-    extra: dict[str, str] = {}
-    if not accepted.created:
-        if not accepted.fingerprint_matches:
-            raise ApiError(409, "this Idempotency-Key was used for a different submission",
-                           code="idempotency_conflict")
-        extra["Idempotent-Replayed"] = "true"
-        # The request that created it may have died before sending its task (the client
-        # retries because it got no answer): send it now, unless a task already names it.
-        if (accepted.record.status == "queued"
-                and not store.messages_naming([accepted.record.id])):
-            _dispatch(accepted.record.id, accepted.record.queue)
-    else:
-        _dispatch(record.id, queue)
-    found = accepted.record
+    key = headers.idempotency_key
+    try:
+        received = accept(exercise, learner, source, filename=filename, submitted_by=token.id,
+                          callback_url=request_model.callback_url,
+                          idempotency=(token.id, key) if key else None)
+    except IdempotencyConflict as exc:
+        raise ApiError(409, str(exc), code="idempotency_conflict") from exc
+    except QueueUnavailable as exc:
+        raise ApiError(503, str(exc)) from exc
+    extra = {"Idempotent-Replayed": "true"} if received.replayed else {}
+    found = received.record
     url = url_for("api.get_submission", submission_id=found.id)
     extra["Location"] = url
     return SubmissionAccepted(id=found.id, status=found.status, exercise=found.exercise,
                               learner=found.learner, url=url), 202, extra
-
-
-def _dispatch(submission_id: str, queue: str) -> None:
-    try:
-        get_dispatcher().send(GRADE_TASK, submission_id, queue)
-    except Exception as exc:
-        logger.exception("could not queue submission %s", submission_id)
-        get_store().finish(submission_id, "failed", error="the grader could not queue this "
-                                                          "submission; submit again later")
-        raise ApiError(503, "the grading queue is unavailable; try again later") from exc
 
 
 def submission_view(record: SubmissionRecord) -> SubmissionView:

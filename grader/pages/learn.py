@@ -22,13 +22,14 @@ from common.records import ExerciseInfo, SubmissionRecord
 from common.spec import MODULES
 from common.submission import SubmissionError
 from grader.catalogue import get_catalogue
+from grader.intake import QueueUnavailable
 from grader.limits import limiter, submit_limit
 from grader.pages.attempts import Attempt, attempts, best_scores, diff
 from grader.pages.forms import SubmitForm
 from grader.pages.results import result_view
 from grader.pages.session import current_account, login_required, signed_in
 from grader.pages.statement import render_markdown
-from grader.pages.submit import QueueUnavailable, enqueue, read_source
+from grader.pages.submit import enqueue, read_source
 from grader.storage import get_store
 
 bp = Blueprint("learn", __name__)

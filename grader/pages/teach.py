@@ -35,6 +35,7 @@ from grader.gradings import (
     submissions_of,
     verdicts_of,
 )
+from grader.intake import QueueUnavailable
 from grader.pages import analytics
 from grader.pages.bundles import BundleError, UploadedExercise, from_files, from_zip
 from grader.pages.charts import Bar, bar_chart, score_bars
@@ -47,7 +48,6 @@ from grader.pages.forms import (
 )
 from grader.pages.regrade import RegradeStore, out_of_date, start_regrade
 from grader.pages.session import get_accounts, instructor_required, signed_in
-from grader.pages.submit import QueueUnavailable
 from grader.statistics import Statistics
 from grader.storage import get_store
 from grader.tokens import TokenStore
