@@ -23,7 +23,7 @@ CaseStatus = Literal[
 ]
 # "tampering": a run of the submission was stopped for reaching into the grader; no points,
 # and instructors see it as such.
-VerdictStatus = Literal["passed", "failed", "error", "tampering"]
+VerdictStatus = Literal["passed", "failed", "tampering"]
 
 
 class _Model(BaseModel):

@@ -1,6 +1,6 @@
 """The Flask application factory: :func:`create_app` builds the app and nothing else does.
 
-Each integration has an ``init_app(app)``; pages (issue #6) are added as further blueprints
+Each integration has an ``init_app(app)``; pages are further blueprints
 registered here, next to the REST API.
 """
 

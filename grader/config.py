@@ -53,9 +53,3 @@ class Config:
     SESSION_COOKIE_SECURE = False
     PERMANENT_SESSION_LIFETIME = 14 * 86400
     TESTING = False
-
-
-class TestingConfig(Config):
-    """For tests: errors propagate; everything else is real (Redis, Celery)."""
-
-    TESTING = True
