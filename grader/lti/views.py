@@ -11,6 +11,7 @@ from urllib.parse import urlencode
 
 import redis
 from flask import current_app, jsonify, redirect, render_template, request, url_for
+from pydantic import ValidationError
 from pylti1p3.exception import LtiException, OIDCException, ToolConfException
 from werkzeug.wrappers import Response
 
@@ -23,7 +24,7 @@ from grader.lti.context import base_url, launch_url, lti_store, records, tool_ke
 from grader.lti.launch import CookiesBlocked, LaunchRefused, VerifiedLaunch, verify_launch
 from grader.lti.states import LoginState
 from grader.lti.tool import CookieJar, FormRequest, Login, RedisSessionService, ToolConf
-from worker.lti.models import AGS_SCORE_SCOPE, GradeTarget, origin_of
+from worker.lti.models import AGS_LINEITEM_SCOPE, AGS_SCORE_SCOPE, GradeTarget, origin_of
 
 logger = logging.getLogger(__name__)
 
@@ -141,12 +142,22 @@ def _resource_launch(verified: VerifiedLaunch) -> Response:
     if verified.is_instructor:
         return redirect(url_for("teach.exercise_stats", slug=info.slug), code=303)
     ags = verified.claim(AGS_CLAIM)
-    lineitem, scopes = ags.get("lineitem"), ags.get("scope")
-    if course is not None and isinstance(lineitem, str) and isinstance(scopes, list) and (
-            AGS_SCORE_SCOPE in scopes):
-        lti.put_target(GradeTarget(
-            issuer=registration.issuer, client_id=registration.client_id,
-            deployment_id=verified.deployment_id, context_id=course.context_id,
-            resource_link_id=link_id, lineitem=lineitem, user_id=verified.sub,
-            learner=account.username, exercise=info.slug))
+    lineitem, lineitems, scopes = ags.get("lineitem"), ags.get("lineitems"), ags.get("scope")
+    scopes = scopes if isinstance(scopes, list) else []
+    # A line item named by the launch, else one the worker makes (when the tool may).
+    graded = isinstance(lineitem, str) or (
+        isinstance(lineitems, str) and AGS_LINEITEM_SCOPE in scopes)
+    if course is not None and graded and AGS_SCORE_SCOPE in scopes:
+        try:
+            target = GradeTarget(
+                issuer=registration.issuer, client_id=registration.client_id,
+                deployment_id=verified.deployment_id, context_id=course.context_id,
+                resource_link_id=link_id, user_id=verified.sub, learner=account.username,
+                exercise=info.slug, label=info.title, score_maximum=info.points,
+                lineitem=lineitem if isinstance(lineitem, str) else None,
+                lineitems=lineitems if isinstance(lineitems, str) else None)
+        except ValidationError:
+            logger.warning("launch with unusable AGS endpoints %r; no score passback", ags)
+        else:
+            lti.put_target(target)
     return redirect(url_for("learn.exercise", slug=info.slug), code=303)

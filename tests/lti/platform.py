@@ -270,6 +270,34 @@ class Lms:
         def scores(item: str) -> Response:
             return self._score(item)
 
+        @app.get("/lineitems")
+        def lineitems() -> Response:
+            if not (self._bearer(LINEITEM_SCOPE)):
+                return self.refuse(401, "strict: listing line items needs the lineitem scope")
+            response = jsonify(list(self.lineitems.values()))
+            response.mimetype = "application/vnd.ims.lis.v2.lineitemcontainer+json"
+            return response
+
+        @app.post("/lineitems")
+        def create_lineitem() -> Response:
+            if not self._bearer(LINEITEM_SCOPE):
+                return self.refuse(401, "strict: making line items needs the lineitem scope")
+            if request.mimetype != "application/vnd.ims.lis.v2.lineitem+json":
+                return self.refuse(415, "strict: a line item is "
+                                        "application/vnd.ims.lis.v2.lineitem+json")
+            body = json.loads(request.get_data(as_text=True))
+            if not isinstance(body.get("scoreMaximum"), int | float) or body[
+                    "scoreMaximum"] <= 0 or not body.get("label"):
+                return self.refuse(400, "strict: a line item needs a label and scoreMaximum")
+            if body.get("resourceLinkId") and body["resourceLinkId"] not in self.links:
+                return self.refuse(400, "strict: unknown resourceLinkId")
+            with self.lock:
+                url = self.url + f"/lineitems/{next(self._ids)}"
+                self.lineitems[url] = {**body, "id": url}
+            response = jsonify(self.lineitems[url])
+            response.status_code = 201
+            return response
+
         @app.get("/lineitems/<item>")
         def lineitem(item: str) -> Response:
             if not self._bearer(LINEITEM_SCOPE):

@@ -97,8 +97,13 @@ class LtiStore:
 
     def put_target(self, target: GradeTarget) -> None:
         """Record (or refresh) where a learner's score for an exercise goes."""
-        target = target.model_copy(update={"updated_at": time.time()})
-        self._r.hset(self.key("targets", target.learner, target.exercise), target.lineitem,
+        existing = {t.key: t for t in self.targets(target.learner, target.exercise)}
+        known = existing.get(target.key)
+        update: dict[str, Any] = {"updated_at": time.time()}
+        if known is not None and known.resolved and not target.resolved:
+            update["resolved"] = known.resolved  # keep the line item the worker made
+        target = target.model_copy(update=update)
+        self._r.hset(self.key("targets", target.learner, target.exercise), target.key,
                      target.model_dump_json())
 
     def targets(self, learner: str, slug: str) -> list[GradeTarget]:
