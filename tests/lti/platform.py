@@ -145,6 +145,7 @@ class Lms:
     used_jti: set[str] = field(default_factory=set)
     refused: list[str] = field(default_factory=list)
     nrps_calls: int = 0
+    jwks_fetches: int = 0
     registration_token: str = field(default_factory=lambda: uuid.uuid4().hex)
 
     def __post_init__(self) -> None:
@@ -239,6 +240,7 @@ class Lms:
 
         @app.get("/jwks")
         def jwks() -> Response:
+            self.jwks_fetches += 1
             return jsonify(self.conf().get_jwks())
 
         @app.get("/start")

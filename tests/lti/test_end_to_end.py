@@ -236,3 +236,19 @@ def test_a_link_without_a_line_item_gets_one_made_by_the_grader(
     _graded(grader, submit(grader, learner, "add-one", CORRECT))
     wait_for(lambda: len(platform.scores.get(url, [])) >= 2, GRADING_S, "a second score")
     assert len(made()) == 1, "the line item is found again, not made twice"
+
+
+def test_the_platforms_key_set_is_kept_and_fetched_again_when_it_rotates(
+        grader: Grader, platform: Lms) -> None:
+    from tests.lti.platform import _key_pair
+
+    link = deep_link(platform, grader, browser_session(), "add-one")[0]
+    fetches = platform.jwks_fetches
+    assert launch(platform, grader, browser_session(), "learner-1",
+                  str(link["link"])).status_code == 303
+    assert launch(platform, grader, browser_session(), "learner-1",
+                  str(link["link"])).status_code == 303
+    assert platform.jwks_fetches - fetches <= 1, "the key set is kept between launches"
+    platform.private_pem, platform.public_pem = _key_pair()  # the LMS rotates its key
+    assert launch(platform, grader, browser_session(), "learner-1",
+                  str(link["link"])).status_code == 303

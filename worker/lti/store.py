@@ -173,6 +173,21 @@ class LtiStore:
         course = self.course(issuer, context_id)
         return course.policy if course is not None else "best"
 
+    # --- platforms' key sets ------------------------------------------------------------------
+
+    def cached_jwks(self, url: str) -> dict[str, Any] | None:
+        """A platform's JWKS fetched recently, if any."""
+        raw = self._r.get(self.key("jwks", digest(url)))
+        return dict(json.loads(raw)) if raw else None
+
+    def cache_jwks(self, url: str, key_set: dict[str, Any], ttl_s: int) -> None:
+        """Keep a platform's JWKS for a while."""
+        self._r.set(self.key("jwks", digest(url)), json.dumps(key_set), ex=ttl_s)
+
+    def drop_jwks(self, url: str) -> None:
+        """Forget a platform's JWKS (it rotated its keys)."""
+        self._r.delete(self.key("jwks", digest(url)))
+
     # --- service tokens and rosters -----------------------------------------------------------
 
     def cached_token(self, scope_key: str) -> str | None:
