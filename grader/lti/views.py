@@ -47,7 +47,7 @@ def _login_key() -> str:
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit("120 per minute", key_func=_login_key)
+@limiter.limit(lambda: str(current_app.config["LTI_LOGIN_RATE_LIMIT"]), key_func=_login_key)
 def login() -> Response | tuple[str, int]:
     """OIDC third-party-initiated login: check the platform, remember a state and a nonce,
     and send the browser to the platform's authorization endpoint."""

@@ -103,7 +103,8 @@ def grader(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Grader]:
     env.update({
         "GRADER_REDIS_URL": redis_url, "GRADER_KEY_PREFIX": PREFIX,
         "GRADER_EXERCISES_DIR": str(course), "GRADER_SECRET_KEY": "lti-tests-secret",
-        "GRADER_SUBMIT_RATE_LIMIT": "1000 per minute", "GRADER_CATALOGUE_TTL_S": "0.2",
+        "GRADER_SUBMIT_RATE_LIMIT": "1000 per minute",
+        "GRADER_LTI_LOGIN_RATE_LIMIT": "1000 per minute", "GRADER_CATALOGUE_TTL_S": "0.2",
         "GRADER_HEARTBEAT_S": "1", "GRADER_CACHE_DIR": str(tmp / "cache"),
         "GRADER_CALLBACK_RETRIES": "30", "GRADER_CALLBACK_BACKOFF_S": "0.3",
         "GRADER_CALLBACK_BACKOFF_MAX_S": "1", "GRADER_CALLBACK_TIMEOUT_S": "5",
