@@ -20,7 +20,9 @@ from tests.lti.platform import Lms, ResourceLink
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("GRADER_TEST_CHROMIUM", "/usr/bin/chromium")
-SCREENSHOTS = ROOT / "docs" / "screenshots"
+# Written where the other browser tests write theirs (ignored by git); docs/screenshots/ holds
+# the copies docs/lti.md shows.
+SCREENSHOTS = ROOT / "artifacts" / "screenshots"
 # The LMS lives on another site than the grader (127.0.0.1), as in a real deployment: the
 # browser resolves this name to 127.0.0.1 itself, so every byte still goes to 127.0.0.1.
 LMS_HOST = "lms.test"
