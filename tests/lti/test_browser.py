@@ -2,7 +2,7 @@
 served by the test platform on another site than the grader's, and the grader runs inside its
 iframe: OIDC login, the platform's auto-posted launch, the exercise page, a submission graded in
 the sandbox, and the score in the LMS's gradebook. An instructor adds an exercise with the
-picker in the browser too. Screenshots of the setup pages go to docs/screenshots/.
+picker in the browser too. Screenshots of the pages go to artifacts/screenshots/.
 """
 
 from __future__ import annotations
