@@ -18,6 +18,7 @@ key                                     type     holds
 ``P:lti:passbacks``                     zset     ``<learner>:<slug>`` by last change
 ``P:lti:courses``                       hash     ``<issuer>\\x1f<context_id>`` -> a :class:`Course`
 ``P:lti:token:<sha256>``                string   a platform's access token, expires with it
+``P:lti:jwks:<sha256>``                 string   a platform's key set, kept five minutes
 ``P:lti:roster:<sha256>``               string   a course's NRPS roster, as JSON
 ======================================  =======  =============================================
 

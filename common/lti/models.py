@@ -12,6 +12,7 @@ SCORE_POLICIES: tuple[ScorePolicy, ...] = ("best", "latest")
 PassbackStatus = Literal["pending", "delivered", "failed"]
 
 AGS_SCORE_SCOPE: Final = "https://purl.imsglobal.org/spec/lti-ags/scope/score"
+AGS_LINEITEM_SCOPE: Final = "https://purl.imsglobal.org/spec/lti-ags/scope/lineitem"
 NRPS_SCOPE: Final = "https://purl.imsglobal.org/spec/lti-nrps/scope/contextmembership.readonly"
 
 
@@ -89,20 +90,39 @@ class LtiPerson(BaseModel):
 
 class GradeTarget(BaseModel):
     """Where a learner's score for an exercise goes: one line item of one platform, for one
-    user, learnt from a learner's launch with an AGS claim."""
+    user, learnt from a learner's launch with an AGS claim. A launch that names no line item
+    but lets the tool manage them (``lineitems`` and the lineitem scope) gets one made by the
+    worker, found again by its resource link and tag (``resolved``)."""
 
     issuer: str
     client_id: str
     deployment_id: str
     context_id: str
     resource_link_id: str
-    lineitem: str
+    lineitem: str | None = None
+    lineitems: str | None = None
+    resolved: str | None = None
+    label: str = ""
+    score_maximum: float = 0.0
     user_id: str
     learner: str
     exercise: str
     updated_at: float = 0.0
 
-    _url = field_validator("lineitem")(check_url)
+    @field_validator("lineitem", "lineitems", "resolved")
+    @classmethod
+    def _urls(cls, value: str | None) -> str | None:
+        return None if value is None else check_url(value)
+
+    @property
+    def key(self) -> str:
+        """The target's field in the learner's targets and passback states."""
+        return self.lineitem or f"{self.lineitems}#{self.resource_link_id}"
+
+    @property
+    def tag(self) -> str:
+        """The tag of a line item the grader makes."""
+        return f"grader:{self.exercise}"
 
 
 class PassbackState(BaseModel):

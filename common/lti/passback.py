@@ -27,9 +27,16 @@ import requests
 from pylti1p3.assignments_grades import AssignmentsGradesService
 from pylti1p3.exception import LtiException
 from pylti1p3.grade import Grade
+from pylti1p3.lineitem import LineItem
 
 from common.lti.keys import ToolKeys
-from common.lti.models import AGS_SCORE_SCOPE, GradeTarget, PassbackState, ScorePolicy
+from common.lti.models import (
+    AGS_LINEITEM_SCOPE,
+    AGS_SCORE_SCOPE,
+    GradeTarget,
+    PassbackState,
+    ScorePolicy,
+)
 from common.lti.services import CachedConnector
 from common.lti.store import LtiStore
 from common.records import SubmissionRecord
@@ -91,7 +98,7 @@ def queue_scores(store: Store, record: SubmissionRecord, send: Callable[[str], N
     if not targets:
         return False
     for target in targets:
-        lti.set_passback(record.learner, record.exercise, target.lineitem,
+        lti.set_passback(record.learner, record.exercise, target.key,
                          PassbackState(status="pending", submission_id=record.id))
     send(task_argument(record.learner, record.exercise))
     return True
@@ -118,10 +125,30 @@ def post_one(store: Store, target: GradeTarget, choice: ScoreChoice,
         raise LtiException(f"the platform {target.issuer} (client {target.client_id}) is no "
                            "longer registered")
     connector = CachedConnector(registration, ToolKeys(store).active(), lti, timeout_s)
+    lineitem = target.lineitem or target.resolved
+    if lineitem is None:
+        lineitem = make_lineitem(connector, target)
+        lti.put_target(target.model_copy(update={"resolved": lineitem}))
     # Ask for the score scope only: the least the post needs.
     service = AssignmentsGradesService(connector, {"scope": [AGS_SCORE_SCOPE],
-                                                   "lineitem": target.lineitem})
+                                                   "lineitem": lineitem})
     service.put_grade(build_grade(target, choice))
+
+
+def make_lineitem(connector: CachedConnector, target: GradeTarget) -> str:
+    """Find the line item the grader made for this resource link, or make it; its URL."""
+    assert target.lineitems is not None
+    service = AssignmentsGradesService(connector, {
+        "scope": [AGS_LINEITEM_SCOPE, AGS_SCORE_SCOPE], "lineitems": target.lineitems})
+    wanted = (LineItem().set_tag(target.tag).set_resource_link_id(target.resource_link_id)
+              .set_resource_id(target.exercise).set_label(target.label or target.exercise)
+              .set_score_maximum(target.score_maximum))
+    found = service.find_or_create_lineitem(wanted, condition=lambda item: (
+        item.get("resourceLinkId") == target.resource_link_id and item.get("tag") == target.tag))
+    url = found.get_id()
+    if not url:
+        raise LtiException("the platform made a line item without an id")
+    return url
 
 
 def post_scores(store: Store, argument: str, attempt: int, retries: int,
@@ -149,8 +176,8 @@ def post_scores(store: Store, argument: str, attempt: int, retries: int,
             state = state.model_copy(update={"status": "failed" if last else "pending",
                                              "error": message})
             logger.warning("score for %s on %s not posted (attempt %d): %s", argument,
-                           target.lineitem, attempt, message)
-        lti.set_passback(learner, slug, target.lineitem, state)
+                           target.key, attempt, message)
+        lti.set_passback(learner, slug, target.key, state)
     if not problems:
         return "delivered", ""
     return ("failed" if attempt > retries else "retry"), "; ".join(problems)

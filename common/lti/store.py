@@ -97,8 +97,13 @@ class LtiStore:
 
     def put_target(self, target: GradeTarget) -> None:
         """Record (or refresh) where a learner's score for an exercise goes."""
-        target = target.model_copy(update={"updated_at": time.time()})
-        self._r.hset(self.key("targets", target.learner, target.exercise), target.lineitem,
+        existing = {t.key: t for t in self.targets(target.learner, target.exercise)}
+        known = existing.get(target.key)
+        update: dict[str, Any] = {"updated_at": time.time()}
+        if known is not None and known.resolved and not target.resolved:
+            update["resolved"] = known.resolved  # keep the line item the worker made
+        target = target.model_copy(update=update)
+        self._r.hset(self.key("targets", target.learner, target.exercise), target.key,
                      target.model_dump_json())
 
     def targets(self, learner: str, slug: str) -> list[GradeTarget]:
@@ -167,6 +172,21 @@ class LtiStore:
         """The course's score policy (``best`` unless an instructor chose ``latest``)."""
         course = self.course(issuer, context_id)
         return course.policy if course is not None else "best"
+
+    # --- platforms' key sets ------------------------------------------------------------------
+
+    def cached_jwks(self, url: str) -> dict[str, Any] | None:
+        """A platform's JWKS fetched recently, if any."""
+        raw = self._r.get(self.key("jwks", digest(url)))
+        return dict(json.loads(raw)) if raw else None
+
+    def cache_jwks(self, url: str, key_set: dict[str, Any], ttl_s: int) -> None:
+        """Keep a platform's JWKS for a while."""
+        self._r.set(self.key("jwks", digest(url)), json.dumps(key_set), ex=ttl_s)
+
+    def drop_jwks(self, url: str) -> None:
+        """Forget a platform's JWKS (it rotated its keys)."""
+        self._r.delete(self.key("jwks", digest(url)))
 
     # --- service tokens and rosters -----------------------------------------------------------
 

@@ -49,6 +49,7 @@ def init_app(app: Flask) -> None:
 
     app.config.setdefault("LTI_HTTP_TIMEOUT_S", 10.0)
     app.config.setdefault("LTI_BASE_URL", None)
+    app.config.setdefault("LTI_LOGIN_RATE_LIMIT", "120 per minute")
     app.session_interface = FramedSessionInterface()
     # The platform's cross-site form posts carry a signed id_token, not our CSRF token.
     csrf.exempt(views.login)

@@ -38,7 +38,14 @@ from common.lti.models import Registration
 from common.lti.services import TimeoutSession
 from common.lti.store import LtiStore
 from grader.lti.states import LaunchRecords, LoginState
-from grader.lti.tool import CookieJar, FormRequest, Launch, RedisSessionService, ToolConf
+from grader.lti.tool import (
+    CookieJar,
+    FormRequest,
+    KeySets,
+    Launch,
+    RedisSessionService,
+    ToolConf,
+)
 
 CLAIM = "https://purl.imsglobal.org/spec/lti/claim/"
 MESSAGE_TYPES = ("LtiResourceLinkRequest", "LtiDeepLinkingRequest")
@@ -190,12 +197,24 @@ def verify_launch(lti: LtiStore, keys: ToolKeys, records: LaunchRecords,
     if header.get("alg") != "RS256":
         raise LaunchRefused(401, f"the id_token is signed with {header.get('alg')!r}; LTI 1.3 "
                                  "requires RS256")
-    launch = Launch(FormRequest(), ToolConf(lti, keys),
-                    session_service=RedisSessionService(records), cookie_service=cookies,
-                    requests_session=TimeoutSession(timeout_s))
-    launch.set_jwt_verify_options({"verify_aud": False, "require": ["exp", "iat"]})
-    try:
+    key_sets = KeySets(lti, timeout_s)
+
+    def validated() -> Launch:
+        launch = Launch(FormRequest(), ToolConf(lti, keys, key_sets),
+                        session_service=RedisSessionService(records), cookie_service=cookies,
+                        requests_session=TimeoutSession(timeout_s))
+        launch.set_jwt_verify_options({"verify_aud": False, "require": ["exp", "iat"]})
         launch.validate()
+        return launch
+
+    try:
+        try:
+            launch = validated()
+        except LtiKeyException as exc:
+            # A kid the kept key set lacks: the platform may have rotated; fetch it again.
+            if str(exc) != "Unable to find public key" or not key_sets.forget_cached():
+                raise
+            launch = validated()
     except (LtiException, OIDCException, ToolConfException) as exc:
         raise LaunchRefused(401 if isinstance(exc, LtiKeyException | LtiInvalidNonceException)
                             or str(exc).startswith("Can't decode") else 400,

@@ -16,24 +16,28 @@ from __future__ import annotations
 
 from typing import Any
 
+import requests
 from flask import request
 from pylti1p3.cookie import CookieService
 from pylti1p3.deployment import Deployment
+from pylti1p3.exception import LtiKeyException
 from pylti1p3.message_launch import MessageLaunch
 from pylti1p3.oidc_login import OIDCLogin
 from pylti1p3.redirect import Redirect
 from pylti1p3.registration import Registration as LibRegistration
+from pylti1p3.registration import TKeySet
 from pylti1p3.request import Request
 from pylti1p3.session import SessionService
 from pylti1p3.tool_config.abstract import ToolConfAbstract
 from werkzeug.wrappers import Response
 
 from common.lti.keys import ToolKeys
-from common.lti.services import library_registration
+from common.lti.services import TimeoutSession, library_registration
 from common.lti.store import LtiStore
 from grader.lti.states import LaunchRecords
 
 COOKIE_PREFIX = "lti1p3"
+JWKS_TTL_S = 300
 
 
 class FormRequest(Request):
@@ -110,12 +114,52 @@ class RedisSessionService(SessionService):
         return None
 
 
-class ToolConf(ToolConfAbstract[FormRequest]):
-    """Registrations from :class:`~common.lti.store.LtiStore`, signing with the active key."""
+class KeySets:
+    """Platforms' key sets, kept in Redis for :data:`JWKS_TTL_S` (a launch would otherwise
+    fetch the platform's JWKS every time); a launch whose kid the kept set lacks fetches it
+    again (:func:`grader.lti.launch.verify_launch`), so a platform's key rotation is noticed."""
 
-    def __init__(self, lti: LtiStore, keys: ToolKeys) -> None:
+    def __init__(self, lti: LtiStore, timeout_s: float) -> None:
+        self.lti = lti
+        self.timeout_s = timeout_s
+        self.from_cache: set[str] = set()
+
+    def get(self, url: str) -> TKeySet:
+        """The key set at ``url``; LtiKeyException when it cannot be had."""
+        cached = self.lti.cached_jwks(url)
+        if cached is not None:
+            self.from_cache.add(url)
+            return cached  # type: ignore[return-value]
+        try:
+            response = TimeoutSession(self.timeout_s).get(url)
+            data = response.json()
+        except (requests.RequestException, ValueError) as exc:
+            raise LtiKeyException(f"the platform's JWKS at {url} could not be fetched: "
+                                  f"{exc}") from None
+        if not response.ok or not isinstance(data, dict) or not isinstance(
+                data.get("keys"), list):
+            raise LtiKeyException(f"the platform's JWKS at {url} is not a key set (HTTP "
+                                  f"{response.status_code})")
+        self.lti.cache_jwks(url, data, JWKS_TTL_S)
+        return data  # type: ignore[return-value]
+
+    def forget_cached(self) -> bool:
+        """Drop the key sets that came from the cache; True if there were any."""
+        for url in self.from_cache:
+            self.lti.drop_jwks(url)
+        had = bool(self.from_cache)
+        self.from_cache.clear()
+        return had
+
+
+class ToolConf(ToolConfAbstract[FormRequest]):
+    """Registrations from :class:`~common.lti.store.LtiStore`, signing with the active key,
+    with the platforms' key sets from :class:`KeySets` when given."""
+
+    def __init__(self, lti: LtiStore, keys: ToolKeys, key_sets: KeySets | None = None) -> None:
         self.lti = lti
         self.keys = keys
+        self.key_sets = key_sets
 
     def check_iss_has_one_client(self, iss: str) -> bool:
         return False
@@ -125,7 +169,12 @@ class ToolConf(ToolConfAbstract[FormRequest]):
 
     def _lib(self, issuer: str, client_id: str | None) -> LibRegistration | None:
         found = self.lti.registration(issuer, client_id)
-        return library_registration(found, self.keys.active()) if found else None
+        if found is None:
+            return None
+        lib = library_registration(found, self.keys.active())
+        if self.key_sets is not None:
+            lib.set_key_set(self.key_sets.get(found.jwks_url))
+        return lib
 
     def find_registration_by_issuer(self, iss: str, *args: Any,
                                     **kwargs: Any) -> LibRegistration:

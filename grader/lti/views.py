@@ -11,10 +11,11 @@ from urllib.parse import urlencode
 
 import redis
 from flask import current_app, jsonify, redirect, render_template, request, url_for
+from pydantic import ValidationError
 from pylti1p3.exception import LtiException, OIDCException, ToolConfException
 from werkzeug.wrappers import Response
 
-from common.lti.models import AGS_SCORE_SCOPE, GradeTarget, origin_of
+from common.lti.models import AGS_LINEITEM_SCOPE, AGS_SCORE_SCOPE, GradeTarget, origin_of
 from grader.catalogue import get_catalogue
 from grader.limits import limiter
 from grader.lti import deeplink
@@ -46,7 +47,7 @@ def _login_key() -> str:
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit("120 per minute", key_func=_login_key)
+@limiter.limit(lambda: str(current_app.config["LTI_LOGIN_RATE_LIMIT"]), key_func=_login_key)
 def login() -> Response | tuple[str, int]:
     """OIDC third-party-initiated login: check the platform, remember a state and a nonce,
     and send the browser to the platform's authorization endpoint."""
@@ -141,12 +142,22 @@ def _resource_launch(verified: VerifiedLaunch) -> Response:
     if verified.is_instructor:
         return redirect(url_for("teach.exercise_stats", slug=info.slug), code=303)
     ags = verified.claim(AGS_CLAIM)
-    lineitem, scopes = ags.get("lineitem"), ags.get("scope")
-    if course is not None and isinstance(lineitem, str) and isinstance(scopes, list) and (
-            AGS_SCORE_SCOPE in scopes):
-        lti.put_target(GradeTarget(
-            issuer=registration.issuer, client_id=registration.client_id,
-            deployment_id=verified.deployment_id, context_id=course.context_id,
-            resource_link_id=link_id, lineitem=lineitem, user_id=verified.sub,
-            learner=account.username, exercise=info.slug))
+    lineitem, lineitems, scopes = ags.get("lineitem"), ags.get("lineitems"), ags.get("scope")
+    scopes = scopes if isinstance(scopes, list) else []
+    # A line item named by the launch, else one the worker makes (when the tool may).
+    graded = isinstance(lineitem, str) or (
+        isinstance(lineitems, str) and AGS_LINEITEM_SCOPE in scopes)
+    if course is not None and graded and AGS_SCORE_SCOPE in scopes:
+        try:
+            target = GradeTarget(
+                issuer=registration.issuer, client_id=registration.client_id,
+                deployment_id=verified.deployment_id, context_id=course.context_id,
+                resource_link_id=link_id, user_id=verified.sub, learner=account.username,
+                exercise=info.slug, label=info.title, score_maximum=info.points,
+                lineitem=lineitem if isinstance(lineitem, str) else None,
+                lineitems=lineitems if isinstance(lineitems, str) else None)
+        except ValidationError:
+            logger.warning("launch with unusable AGS endpoints %r; no score passback", ags)
+        else:
+            lti.put_target(target)
     return redirect(url_for("learn.exercise", slug=info.slug), code=303)

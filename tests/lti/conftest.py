@@ -1,5 +1,5 @@
-"""Fixtures of the LTI tests: the grader as it is deployed (a private redis-server on a free
-port, ``grader worker``, ``grader web`` under gunicorn) and the test LMS of
+"""Fixtures of the LTI tests: the grader as it is deployed (``grader serve`` on a private
+redis-server on a free port: gunicorn and a Celery worker) and the test LMS of
 :mod:`tests.lti.platform` (``lti1p3platform`` over real HTTP), all on 127.0.0.1.
 
 The course is a copy of the service tests' one-case course, so a test may change its reference
@@ -13,7 +13,6 @@ import re
 import shutil
 import signal
 import subprocess
-import sys
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -90,7 +89,7 @@ class Grader:
 
 @pytest.fixture(scope="session")
 def grader(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Grader]:
-    """Redis, one worker and the web app, for the session."""
+    """Redis and ``grader serve`` (web app and worker), for the session."""
     redis_server = shutil.which("redis-server")
     if redis_server is None:
         pytest.fail("redis-server is not installed (scripts/bootstrap installs it)")
@@ -103,7 +102,8 @@ def grader(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Grader]:
     env.update({
         "GRADER_REDIS_URL": redis_url, "GRADER_KEY_PREFIX": PREFIX,
         "GRADER_EXERCISES_DIR": str(course), "GRADER_SECRET_KEY": "lti-tests-secret",
-        "GRADER_SUBMIT_RATE_LIMIT": "1000 per minute", "GRADER_CATALOGUE_TTL_S": "0.2",
+        "GRADER_SUBMIT_RATE_LIMIT": "1000 per minute",
+        "GRADER_LTI_LOGIN_RATE_LIMIT": "1000 per minute", "GRADER_CATALOGUE_TTL_S": "0.2",
         "GRADER_HEARTBEAT_S": "1", "GRADER_CACHE_DIR": str(tmp / "cache"),
         "GRADER_CALLBACK_RETRIES": "30", "GRADER_CALLBACK_BACKOFF_S": "0.3",
         "GRADER_CALLBACK_BACKOFF_MAX_S": "1", "GRADER_CALLBACK_TIMEOUT_S": "5",
@@ -117,10 +117,11 @@ def grader(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Grader]:
         service.start("redis", [redis_server, "--bind", "127.0.0.1", "--port", str(redis_port),
                                 "--dir", str(tmp), "--save", "", "--appendonly", "no"])
         wait_for(service.store.ping, 15, "redis-server")
-        service.start("worker", [sys.executable, "-m", "grader.cli", "worker", "--queues",
-                                 "cpu", "--concurrency", "1", "--loglevel", "info"])
-        service.start("web", [sys.executable, "-m", "grader.cli", "web", "--port",
-                              str(web_port), "--workers", "1", "--threads", "8"])
+        # `grader serve` on the private Redis: the web app under gunicorn and a worker of
+        # every queue (callbacks included), as an instructor would run them.
+        service.start("serve", [console_script("grader"), "serve", "--host", "127.0.0.1",
+                                "--port", str(web_port), "--data", str(tmp / "data"),
+                                "--concurrency", "1"])
 
         def ready() -> bool:
             service.check_alive()
@@ -129,7 +130,7 @@ def grader(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Grader]:
         wait_for(ready, START_TIMEOUT_S, "the worker's heartbeat and the web app", 0.3)
         yield service
     finally:
-        for name in ("web", "worker", "redis"):
+        for name in ("serve", "redis"):
             process = service.processes.get(name)
             if process is not None and process.poll() is None:
                 os.killpg(process.pid, signal.SIGTERM)

@@ -145,6 +145,7 @@ class Lms:
     used_jti: set[str] = field(default_factory=set)
     refused: list[str] = field(default_factory=list)
     nrps_calls: int = 0
+    jwks_fetches: int = 0
     registration_token: str = field(default_factory=lambda: uuid.uuid4().hex)
 
     def __post_init__(self) -> None:
@@ -239,6 +240,7 @@ class Lms:
 
         @app.get("/jwks")
         def jwks() -> Response:
+            self.jwks_fetches += 1
             return jsonify(self.conf().get_jwks())
 
         @app.get("/start")
@@ -269,6 +271,34 @@ class Lms:
         @app.post("/lineitems/<item>/scores")
         def scores(item: str) -> Response:
             return self._score(item)
+
+        @app.get("/lineitems")
+        def lineitems() -> Response:
+            if not (self._bearer(LINEITEM_SCOPE)):
+                return self.refuse(401, "strict: listing line items needs the lineitem scope")
+            response = jsonify(list(self.lineitems.values()))
+            response.mimetype = "application/vnd.ims.lis.v2.lineitemcontainer+json"
+            return response
+
+        @app.post("/lineitems")
+        def create_lineitem() -> Response:
+            if not self._bearer(LINEITEM_SCOPE):
+                return self.refuse(401, "strict: making line items needs the lineitem scope")
+            if request.mimetype != "application/vnd.ims.lis.v2.lineitem+json":
+                return self.refuse(415, "strict: a line item is "
+                                        "application/vnd.ims.lis.v2.lineitem+json")
+            body = json.loads(request.get_data(as_text=True))
+            if not isinstance(body.get("scoreMaximum"), int | float) or body[
+                    "scoreMaximum"] <= 0 or not body.get("label"):
+                return self.refuse(400, "strict: a line item needs a label and scoreMaximum")
+            if body.get("resourceLinkId") and body["resourceLinkId"] not in self.links:
+                return self.refuse(400, "strict: unknown resourceLinkId")
+            with self.lock:
+                url = self.url + f"/lineitems/{next(self._ids)}"
+                self.lineitems[url] = {**body, "id": url}
+            response = jsonify(self.lineitems[url])
+            response.status_code = 201
+            return response
 
         @app.get("/lineitems/<item>")
         def lineitem(item: str) -> Response:

@@ -249,3 +249,15 @@ def test_pages_outside_a_launch_still_refuse_every_frame(grader: Grader) -> None
     assert "frame-ancestors 'none'" in page.headers["Content-Security-Policy"]
     # Only a launch's session is sent into cross-site frames.
     assert "SameSite=None" not in page.headers.get("Set-Cookie", "")
+
+
+def test_logins_are_limited_per_address(grader: Grader) -> None:
+    from grader.app import create_app
+
+    app = create_app({"TESTING": True, "REDIS_URL": grader.env["GRADER_REDIS_URL"],
+                      "KEY_PREFIX": f"rl{int(time.time() * 1000)}", "SECRET_KEY": "x",
+                      "LTI_LOGIN_RATE_LIMIT": "2 per minute"})
+    client = app.test_client()
+    statuses = [client.get("/lti/login?iss=https://unknown.example&login_hint=x").status_code
+                for _ in range(3)]
+    assert statuses == [400, 400, 429]

@@ -2,7 +2,7 @@
 served by the test platform on another site than the grader's, and the grader runs inside its
 iframe: OIDC login, the platform's auto-posted launch, the exercise page, a submission graded in
 the sandbox, and the score in the LMS's gradebook. An instructor adds an exercise with the
-picker in the browser too. Screenshots of the setup pages go to docs/screenshots/.
+picker in the browser too. Screenshots of the pages go to artifacts/screenshots/.
 """
 
 from __future__ import annotations
@@ -20,7 +20,9 @@ from tests.lti.platform import Lms, ResourceLink
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("GRADER_TEST_CHROMIUM", "/usr/bin/chromium")
-SCREENSHOTS = ROOT / "docs" / "screenshots"
+# Written where the other browser tests write theirs (ignored by git); docs/screenshots/ holds
+# the copies docs/lti.md shows.
+SCREENSHOTS = ROOT / "artifacts" / "screenshots"
 # The LMS lives on another site than the grader (127.0.0.1), as in a real deployment: the
 # browser resolves this name to 127.0.0.1 itself, so every byte still goes to 127.0.0.1.
 LMS_HOST = "lms.test"

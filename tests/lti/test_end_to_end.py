@@ -15,7 +15,7 @@ from common.spec import ExerciseLibrary
 from grader.lti.identity import username_for
 from tests.lti.conftest import Grader, browser_session, wait_for
 from tests.lti.flows import CORRECT, WRONG, csrf, deep_link, launch, submit
-from tests.lti.platform import Lms, Score
+from tests.lti.platform import Lms, ResourceLink, Score
 
 GRADING_S = 120
 
@@ -212,3 +212,50 @@ def test_signing_out_inside_the_frame_deletes_the_partitioned_cookie(
     gone = learner.get(grader.base_url + "/exercises/add-one", allow_redirects=False,
                        timeout=30)
     assert gone.status_code == 302 and "/signin" in gone.headers["Location"]
+
+
+def test_a_link_without_a_line_item_gets_one_made_by_the_grader(
+        grader: Grader, platform: Lms) -> None:
+    # A link an instructor added by hand (custom parameter exercise=add-one), not graded yet:
+    # the launch names the line items service only.
+    platform.links["rl-manual"] = ResourceLink("rl-manual", "Add one (manual)",
+                                               platform.launch_url, {"exercise": "add-one"},
+                                               None)
+    learner = browser_session()
+    assert launch(platform, grader, learner, "learner-1", "rl-manual").status_code == 303
+    _graded(grader, submit(grader, learner, "add-one", WRONG))
+
+    def made() -> list[dict[str, Any]]:
+        return [i for i in platform.lineitems.values()
+                if i.get("resourceLinkId") == "rl-manual"]
+
+    items = wait_for(made, GRADING_S, "the line item the grader makes")
+    assert len(items) == 1 and items[0]["scoreMaximum"] == 4
+    assert items[0]["tag"] == "grader:add-one" and items[0]["label"].startswith("Add one")
+    url = str(items[0]["id"])
+    wait_for(lambda: platform.scores.get(url), GRADING_S, "a score on the new line item")
+    lti = LtiStore(grader.store)
+    learner_1 = username_for(platform.issuer, "learner-1")
+    key = f"{platform.url}/lineitems#rl-manual"
+    state = wait_for(lambda: (s := lti.passbacks(learner_1, "add-one").get(key)) and (
+        s.status == "delivered") and s, 30, "the delivered state")
+    assert platform.latest_score(url, "learner-1").given == state.score  # type: ignore[union-attr]
+    _graded(grader, submit(grader, learner, "add-one", CORRECT))
+    wait_for(lambda: len(platform.scores.get(url, [])) >= 2, GRADING_S, "a second score")
+    assert len(made()) == 1, "the line item is found again, not made twice"
+
+
+def test_the_platforms_key_set_is_kept_and_fetched_again_when_it_rotates(
+        grader: Grader, platform: Lms) -> None:
+    from tests.lti.platform import _key_pair
+
+    link = deep_link(platform, grader, browser_session(), "add-one")[0]
+    fetches = platform.jwks_fetches
+    assert launch(platform, grader, browser_session(), "learner-1",
+                  str(link["link"])).status_code == 303
+    assert launch(platform, grader, browser_session(), "learner-1",
+                  str(link["link"])).status_code == 303
+    assert platform.jwks_fetches - fetches <= 1, "the key set is kept between launches"
+    platform.private_pem, platform.public_pem = _key_pair()  # the LMS rotates its key
+    assert launch(platform, grader, browser_session(), "learner-1",
+                  str(link["link"])).status_code == 303
