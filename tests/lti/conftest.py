@@ -13,20 +13,18 @@ import re
 import shutil
 import signal
 import subprocess
-import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.cookiejar import DefaultCookiePolicy
 from pathlib import Path
-from typing import Any
 
 import pytest
 import requests
 
 from common.store import Store
 from grader.processes import free_port
-from tests.conftest import console_script
+from tests.conftest import console_script, wait_for
 from tests.lti.platform import INSTRUCTOR, LEARNER, Lms
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -34,17 +32,6 @@ COURSE = ROOT / "tests" / "service" / "course"
 PREFIX = "ltitest"
 START_TIMEOUT_S = 120
 
-
-def wait_for(condition: Callable[[], Any], timeout_s: float, what: str,
-             interval_s: float = 0.1) -> Any:
-    """Poll until ``condition()`` is truthy; fail after ``timeout_s``."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(interval_s)
-    pytest.fail(f"timed out after {timeout_s:g} s waiting for {what}")
 
 
 def _answers(url: str) -> bool:

@@ -13,7 +13,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -29,22 +28,12 @@ from common.store import Store
 from grader.app import create_app
 from grader.processes import free_port
 from grader.tokens import TokenStore
+from tests.conftest import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 COURSE = Path(__file__).resolve().parent / "course"
 CALLBACK_SECRET = "test-callback-secret"
 
-
-def wait_for(condition: Callable[[], Any], timeout_s: float, what: str,
-             interval_s: float = 0.05) -> Any:
-    """Poll until ``condition()`` is truthy; fail the test after ``timeout_s``."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(interval_s)
-    pytest.fail(f"timed out after {timeout_s:g} s waiting for {what}")
 
 
 @pytest.fixture(scope="session")
