@@ -63,6 +63,11 @@ class TimedRunner:
         self.inner = inner
         self.spent = 0.0
 
+    @property
+    def separates_hidden_output(self) -> bool:
+        """As the wrapped runner's (one run per submission when true)."""
+        return bool(getattr(self.inner, "separates_hidden_output", False))
+
     def run(self, job: Any) -> Any:
         start = time.perf_counter()
         try:

@@ -8,8 +8,9 @@ are trusted for its own exercise only. The learner's function runs in a
 :class:`~worker.runner.Runner` on the same inputs and sends back observations as data. Checks
 compare the two; misconceptions turn failures into hints; weights turn results into a score.
 
-Visible and hidden cases run in separate runs, so that whatever the learner's code prints while
-it holds a hidden case's inputs never reaches the learner.
+Whatever the learner's code prints while it holds a hidden case's inputs never reaches the
+learner: a runner that captures the two kinds of case apart (the sandbox) runs them all in one
+run, visible cases first; any other runner gets one run for each.
 """
 
 from __future__ import annotations
@@ -193,10 +194,7 @@ class Pipeline:
         runs = {}
         notices: list[str] = []
         stdout = ""
-        for visible in (True, False):
-            cases = tuple(c for c in exercise.cases if c.visible == visible)
-            if not cases:
-                continue
+        for cases in self._parts(exercise):
             job = Job(
                 source=source,
                 function=exercise.function,
@@ -213,9 +211,18 @@ class Pipeline:
             notices.extend(n for n in run.notices if n not in notices)
             for case in cases:
                 runs[case.name] = run
-            if visible:
+            if any(c.visible for c in cases):
                 stdout = run.stdout
         return self._verdict(exercise, expected, runs, stdout, notices, device, source)
+
+    def _parts(self, exercise: Exercise) -> list[tuple[CaseSpec, ...]]:
+        """The cases of each run: all in one (visible first) when the runner keeps the hidden
+        cases' output apart, else the visible ones, then the hidden ones."""
+        visible = tuple(c for c in exercise.cases if c.visible)
+        hidden = tuple(c for c in exercise.cases if not c.visible)
+        if getattr(self.runner, "separates_hidden_output", False):
+            return [visible + hidden]
+        return [part for part in (visible, hidden) if part]
 
     @staticmethod
     def _probes(exercise: Exercise, case: CaseSpec) -> tuple[str, ...]:
@@ -400,11 +407,11 @@ def _code_problem(exercise: Exercise, runs: dict[str, RunOutcome], source: str,
     loading ran out of time or memory, or its function's parameters are not the signature's.
     A load error of the hidden cases' run alone is told by its type only: learner code can put
     what it read there (the hidden cases' specs, seeds) into a message or a traceback."""
-    unique = {id(run): (run, name in hidden) for name, run in runs.items()}
-    for run, is_hidden in unique.values():
+    unique = _distinct_runs(runs, hidden)
+    for run, is_hidden in unique:
         if run.load_error is not None and not is_hidden:
             return load_problem(run.load_error, source)
-    for run, _ in unique.values():
+    for run, _ in unique:
         if run.load_error is not None:
             e = run.load_error
             if e.type == "MissingFunction":
@@ -421,11 +428,23 @@ def _code_problem(exercise: Exercise, runs: dict[str, RunOutcome], source: str,
     return signature_problem(exercise.function, exercise.signature, source, observations)
 
 
+def _distinct_runs(runs: dict[str, RunOutcome], hidden: set[str]) -> list[
+    tuple[RunOutcome, bool]
+]:
+    """Each run once, with whether it held hidden cases only (its load error is then told by
+    type alone; a run that also held visible cases loaded the code before any case)."""
+    found: dict[int, tuple[RunOutcome, bool]] = {}
+    for name, run in runs.items():
+        _, only_hidden = found.get(id(run), (run, True))
+        found[id(run)] = (run, only_hidden and name in hidden)
+    return list(found.values())
+
+
 def _run_error(runs: dict[str, RunOutcome], hidden: set[str]) -> str | None:
     """The submission-level problem to report, if any: a load error or a run that ended early.
     Of the hidden cases' run only the exception's type and fixed texts are told."""
-    unique = {id(run): (run, name in hidden) for name, run in runs.items()}
-    for run, is_hidden in unique.values():
+    unique = _distinct_runs(runs, hidden)
+    for run, is_hidden in unique:
         if run.load_error is not None:
             e = run.load_error
             if e.type == "MissingFunction":
@@ -435,12 +454,12 @@ def _run_error(runs: dict[str, RunOutcome], hidden: set[str]) -> str | None:
                         f"({HIDDEN_NOTE})")
             return f"loading your code raised {e.type}: {e.message}\n{e.traceback}".rstrip()
     problems = set()
-    for run, is_hidden in unique.values():
+    for run, is_hidden in unique:
         if run.status in ("completed",):
             continue
-        if is_hidden and run.status not in ("tampering", "timeout", "memory_limit",
-                                            "output_limit"):
-            problems.add(f"the hidden cases' run ended badly ({run.status})")
+        if (is_hidden or run.hidden_reached) and run.status not in (
+                "tampering", "timeout", "memory_limit", "output_limit"):
+            problems.add(f"the run ended badly during the hidden cases ({run.status})")
         else:
             problems.add(run.message)
     return "; ".join(sorted(problems)) or None

@@ -19,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -85,6 +86,12 @@ class Job:
         """The job as the harness reads it on stdin, with the run's MAC key."""
         return json.dumps(self._fields(source_path, key)).encode()
 
+    @property
+    def phases(self) -> int:
+        """1, or 2 when the job holds visible and hidden cases: each part has its own time
+        limit, as if it were a run of its own."""
+        return 2 if len({c.visible for c in self.cases}) == 2 else 1
+
     def sandbox_payload(self, key: bytes) -> bytes:
         """The job as a sandboxed child reads it: with the source (written inside the sandbox,
         never on the host), the run's MAC key and the limits it applies to itself before
@@ -92,7 +99,7 @@ class Job:
         fields = self._fields("", key)
         fields["source"] = self.source
         fields["limits"] = {
-            "time_s": self.limits.time_s,
+            "time_s": self.limits.time_s * self.phases,
             "memory_bytes": self.limits.memory_bytes,
             "output_bytes": self.limits.output_bytes,
             "file_size_bytes": file_size_limit(self.limits),
@@ -113,10 +120,18 @@ class RunOutcome:
     running_case: str | None = None
     notices: list[str] = field(default_factory=list)
     tampering: str | None = None  # the event the tripwire saw, and where
+    # The run got as far as its hidden cases (a job may hold visible and hidden ones): what
+    # went wrong after that is told as of a hidden case.
+    hidden_reached: bool = False
 
 
 class Runner(Protocol):
-    """Runs a job somewhere the grading process is safe from it."""
+    """Runs a job somewhere the grading process is safe from it.
+
+    A runner whose ``separates_hidden_output`` attribute is true may be given visible and
+    hidden cases in one job (visible first): it returns only what the visible cases printed.
+    Others get one job per visibility.
+    """
 
     def run(self, job: Job) -> RunOutcome:
         """Run the job to completion or to its limits; never raises on learner behaviour."""
@@ -131,13 +146,24 @@ class OutcomeBuilder:
     first, for the job's own cases only, each case at most once. Anything else is a protocol
     error. The run's deadline is fixed: the start-up allowance, then the time limit from the
     one ``ready``, and never later than both added to the moment the run began.
+
+    A run of visible and hidden cases (``hidden`` names the hidden ones, which come last) has
+    two parts with a time limit each: the hidden part starts at the one ``hidden`` frame, which
+    must come after every visible case and before any hidden one, and which ``seal_check``
+    (the runner's own look at the visible capture) must approve. Its final deadline adds both
+    limits to the start-up allowance, fixed when the run began.
     """
 
     def __init__(self, limits: Limits, cases: tuple[str, ...] | None = None,
-                 key: bytes | None = None) -> None:
+                 key: bytes | None = None, hidden: frozenset[str] = frozenset(),
+                 seal_check: Callable[[], bool] | None = None) -> None:
         self.limits = limits
         self.cases = cases
         self.key = key if key is not None else new_key()
+        self.hidden = hidden
+        self.split = bool(hidden) and cases is not None and any(c not in hidden for c in cases)
+        self.seal_check = seal_check
+        self.hidden_at: float | None = None
         per_frame = limits.observation_bytes + 2**20
         self.reader = FrameReader(self.key, per_frame * (len(cases or ()) + 1), per_frame)
         self.outcome = RunOutcome(status="crashed")
@@ -146,15 +172,18 @@ class OutcomeBuilder:
         self.ready_at: float | None = None
         started = time.monotonic()
         self.startup_deadline = started + limits.startup_s
-        self.final_deadline = started + limits.startup_s + limits.time_s
+        parts = 2 if self.split else 1
+        self.final_deadline = started + limits.startup_s + limits.time_s * parts
 
     def time_left(self) -> float:
         """Seconds until the run must end: the start-up allowance until the harness is ready,
-        then the time limit counted from that moment (and never past the final deadline)."""
+        then the time limit counted from that moment, or from the start of the hidden part
+        (and never past the final deadline)."""
         now = time.monotonic()
         if self.ready_at is None:
             return self.startup_deadline - now
-        return min(self.ready_at + self.limits.time_s, self.final_deadline) - now
+        part_start = self.ready_at if self.hidden_at is None else self.hidden_at
+        return min(part_start + self.limits.time_s, self.final_deadline) - now
 
     def overtime(self) -> tuple[RunStatus, str]:
         """The status of a run that outlived :meth:`time_left`."""
@@ -177,6 +206,8 @@ class OutcomeBuilder:
             elif kind == "load_error":
                 self.outcome.load_error = ErrorFacts.model_validate(header.get("error"))
                 self.done = True
+            elif kind == "hidden":
+                self._enter_hidden_part()
             elif kind == "start":
                 self.outcome.running_case = self._expected_case(header.get("case"))
             elif kind == "case":
@@ -198,11 +229,26 @@ class OutcomeBuilder:
             else:
                 raise ObservationError(f"unknown frame type {kind!r}")
 
+    def _enter_hidden_part(self) -> None:
+        if not self.split or self.hidden_at is not None:
+            raise ObservationError("an unexpected 'hidden' frame")
+        visible = [c for c in self.cases or () if c not in self.hidden]
+        if self.outcome.running_case is not None or any(
+                c not in self.outcome.observations for c in visible):
+            raise ObservationError("the hidden cases began before the visible ones ended")
+        if self.seal_check is not None and not self.seal_check():
+            raise ObservationError("the visible cases' output was not closed before the "
+                                   "hidden cases began")
+        self.hidden_at = time.monotonic()
+        self.outcome.hidden_reached = True
+
     def _expected_case(self, name: object) -> str:
         if not isinstance(name, str) or (self.cases is not None and name not in self.cases):
             raise ObservationError(f"case {name!r} is not one of this run's")
         if name in self.outcome.observations or self.outcome.running_case is not None:
             raise ObservationError(f"case {name!r} started twice or out of order")
+        if self.split and (name in self.hidden) != (self.hidden_at is not None):
+            raise ObservationError(f"case {name!r} started in the wrong part of the run")
         return name
 
     def finish(self, status: RunStatus | None, message: str = "") -> RunOutcome:

@@ -39,6 +39,7 @@ from common.spec import CaseSpec
 from worker import invocation, observation
 from worker.cases import build_inputs
 from worker.harness import frames, tripwire
+from worker.harness.capture import Capture, CaptureError
 from worker.harness.gpu import GPU_UNAVAILABLE, GpuSetupError, prepare_device
 from worker.invocation import call, error_facts, observe
 from worker.observation import Encoder, rng_fingerprints
@@ -155,8 +156,10 @@ def _leave_sys_modules() -> None:
     _modules["__main__"] = types.ModuleType("__main__")
 
 
-def run_job(job: dict[str, Any], fd: int) -> None:
-    """Run every case of the job, streaming one sealed frame per event to ``fd``."""
+def run_job(job: dict[str, Any], fd: int, capture: Capture | None = None) -> None:
+    """Run every case of the job, streaming one sealed frame per event to ``fd``. With a
+    ``capture``, the visible cases (which come first) and the hidden ones write their output
+    to separate captures (see :mod:`worker.harness.capture`)."""
     owner = _getpid()
     write = frames.make_writer(bytes.fromhex(job.pop("key")), fd)
     source_path = job["source_path"]
@@ -212,7 +215,19 @@ def run_job(job: dict[str, Any], fd: int) -> None:
         send({"type": "load_error", "error": error})
         return
     send({"type": "loaded"})
+    shown = False
     for case in cases:
+        if case.visible:
+            shown = True
+        elif shown and capture is not None:
+            # Everything the visible cases printed is in the visible capture before it closes.
+            _flush()
+            try:
+                capture.switch_to_hidden()
+            except CaptureError as exc:
+                trip(str(exc), "your code")
+            send({"type": "hidden"})
+            shown = False
         send({"type": "start", "case": case.name})
         args = inputs.pop(case.name)
         encoder = Encoder(max_bytes)
@@ -237,10 +252,11 @@ def run_job(job: dict[str, Any], fd: int) -> None:
     send({"type": "done"})
 
 
-def serve(job_fd: int, result_fd: int, prepare: Callable[[dict[str, Any]], None]) -> NoReturn:
+def serve(job_fd: int, result_fd: int, prepare: Callable[[dict[str, Any]], None],
+          capture: Capture | None = None) -> NoReturn:
     """Read one job (JSON, to end of file) from ``job_fd``, let ``prepare`` set the process up for
-    it (limits, the source file), run it, and exit without running the learner's atexit
-    handlers or waiting for their threads."""
+    it (limits, the source file), run it (with ``capture``: see :func:`run_job`), and exit
+    without running the learner's atexit handlers or waiting for their threads."""
     try:
         chunks = []
         while chunk := os.read(job_fd, 1 << 20):
@@ -252,7 +268,7 @@ def serve(job_fd: int, result_fd: int, prepare: Callable[[dict[str, Any]], None]
         del chunks
         prepare(job)
         _quiet_signals()
-        run_job(job, result_fd)
+        run_job(job, result_fd, capture)
     finally:
         _flush()
         _exit(0)

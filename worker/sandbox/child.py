@@ -23,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
+from worker.harness.capture import Capture
 from worker.harness.main import serve
 from worker.sandbox import landlock, linux
 from worker.sandbox.rootfs import JOB_DIR, OLD_ROOT, SANDBOX_UID, RootPlan
@@ -60,12 +61,13 @@ class ChildFds:
     setup: int  # the learner process reports "OK" or "E why" here, then closes it
     job: int  # the job arrives here (JSON, then end of file)
     result: int  # frames go out here
-    output: int  # a memfd: the learner's stdout and stderr
+    output: int  # a memfd: the learner's stdout and stderr while visible cases run
+    hidden_output: int  # a memfd: their stdout and stderr while hidden cases run (never read)
     job_dir: str  # the writable job folder as the learner sees it
 
     def all(self) -> tuple[int, ...]:
         """Every descriptor the learner process keeps."""
-        return (self.setup, self.job, self.result, self.output)
+        return (self.setup, self.job, self.result, self.output, self.hidden_output)
 
 
 def _say(fd: int, line: str) -> None:
@@ -109,7 +111,8 @@ def learner_process(plan: ChildPlan, fds: ChildFds) -> NoReturn:
         os._exit(71)
     _say(fds.setup, "OK")
     os.close(fds.setup)
-    serve(fds.job, fds.result, _preparer(plan, fds.job_dir))
+    serve(fds.job, fds.result, _preparer(plan, fds.job_dir),
+          Capture.of(fds.output, fds.hidden_output))
 
 
 def _isolate(plan: ChildPlan, fds: ChildFds) -> None:
@@ -123,7 +126,8 @@ def _isolate(plan: ChildPlan, fds: ChildFds) -> None:
     os.close(null)
     os.dup2(fds.output, 1)
     os.dup2(fds.output, 2)
-    os.close(fds.output)
+    # fds.output and fds.hidden_output stay open: the harness switches to the hidden capture
+    # through them before the first hidden case (see worker.harness.capture).
     # The OOM killer takes sandboxed processes first, never the worker.
     with contextlib.suppress(OSError):
         linux.write_file("/proc/self/oom_score_adj", "1000")

@@ -25,6 +25,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from worker.harness.capture import sealed
 from worker.observation import ObservationError
 from worker.runner import (
     Job,
@@ -218,6 +219,12 @@ class SandboxRunner:
     # -- lifecycle -----------------------------------------------------------------------------
 
     @property
+    def separates_hidden_output(self) -> bool:
+        """Visible and hidden cases may share a run: the child captures their output apart
+        (see :mod:`worker.harness.capture`). Not so in the development fallback."""
+        return sys.platform.startswith("linux") and self._fallback is None
+
+    @property
     def slot(self) -> int | None:
         """The worker slot this runner holds (its uid is ``uid_base + slot``)."""
         return self._slot
@@ -400,7 +407,9 @@ def _write_job(fd: int, payload: bytes) -> None:
 
 def _drive(child: WarmChild, job: Job) -> RunOutcome:
     limits = job.limits
-    builder = OutcomeBuilder(limits, tuple(c.name for c in job.cases))
+    builder = OutcomeBuilder(limits, tuple(c.name for c in job.cases),
+                             hidden=frozenset(c.name for c in job.cases if not c.visible),
+                             seal_check=lambda: sealed(child.output))
     oom_before = _oom_kills()
     _write_job(child.job, job.sandbox_payload(builder.key))
     os.close(child.job)
@@ -410,11 +419,24 @@ def _drive(child: WarmChild, job: Job) -> RunOutcome:
         status, message = _exit_status(child, builder, limits, oom_before)
     child.kill()
     outcome = builder.finish(status, message)
+    if _output_unsafe(builder, outcome, child):
+        outcome.stdout = "[output not shown: the run ended between its visible and hidden cases]"
+        return outcome
     data = os.pread(child.output, limits.output_bytes + 1, 0)
     text = data[: limits.output_bytes].decode("utf-8", errors="replace")
     outcome.stdout = text + ("\n[output cut: over the limit]" if len(data) > limits.output_bytes
                              else "")
     return outcome
+
+
+def _output_unsafe(builder: OutcomeBuilder, outcome: RunOutcome, child: WarmChild) -> bool:
+    """Whether the visible capture may hold hidden cases' output: the run had hidden cases, got
+    past its visible ones, and did not end with the capture sealed and approved."""
+    if not builder.split or outcome.status in ("completed", "load_error"):
+        return False
+    visible_done = all(c in outcome.observations for c in builder.cases or ()
+                       if c not in builder.hidden)
+    return visible_done and not (outcome.hidden_reached and sealed(child.output))
 
 
 def _collect(child: WarmChild, builder: OutcomeBuilder, limits: Limits) -> tuple[

@@ -21,6 +21,7 @@ import socket
 import stat
 import sys
 import tempfile
+import types
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -74,6 +75,7 @@ class Zygote:
         self.broken = False
         self.wakeup_r, self.wakeup_w = os.pipe()
         self.plan: ChildPlan | None = None
+        self.main_module: types.ModuleType | None = None
 
     # -- start -------------------------------------------------------------------------------
 
@@ -126,6 +128,10 @@ class Zygote:
         # once, rather than in every child: it writes to pages all over the heap.
         for name in [n for n in sys.modules if n.split(".")[0] in rootfs.GRADER_PACKAGES]:
             del sys.modules[name]
+        # Likewise ``__main__`` (this module): a child that dropped the last reference to it
+        # would tear its namespace down in every run (about 1 ms of CPU). The zygote keeps it.
+        self.main_module = sys.modules["__main__"]
+        sys.modules["__main__"] = types.ModuleType("__main__")
         gc.collect()
         gc.freeze()  # forked children then copy fewer pages when their collector runs
         linux.collapse_to_huge_pages()
@@ -188,10 +194,14 @@ class Zygote:
         for _, w in pipes[1:3]:
             with contextlib.suppress(OSError):
                 fcntl.fcntl(w, fcntl.F_SETPIPE_SZ, PIPE_BYTES)
-        output = os.memfd_create("output", os.MFD_CLOEXEC)
+        # Two captures: the visible cases' output, which the runner returns (sealed by the
+        # harness before the first hidden case), and the hidden cases', which nobody reads.
+        output = os.memfd_create("output", os.MFD_CLOEXEC | os.MFD_ALLOW_SEALING)
+        hidden_output = os.memfd_create("hidden-output", os.MFD_CLOEXEC)
         job_dir = rootfs.JOB_DIR if self.plan.staged else self._host_job_dir()
         (setup_r, setup_w), (job_r, job_w), (result_r, result_w), (status_r, status_w) = pipes
-        fds = ChildFds(setup=setup_w, job=job_r, result=result_w, output=output, job_dir=job_dir)
+        fds = ChildFds(setup=setup_w, job=job_r, result=result_w, output=output,
+                       hidden_output=hidden_output, job_dir=job_dir)
         reaper, reaper_pipe = 0, -1
         with self._new_pid_namespace():
             if "pidns" in self.plan.layers:
@@ -200,7 +210,7 @@ class Zygote:
             if pid == 0:
                 self._forget()
                 learner_process(self.plan, fds)
-        for fd in (setup_w, job_r, result_w):
+        for fd in (setup_w, job_r, result_w, hidden_output):
             os.close(fd)
         # The runner kills PID 1 (the whole namespace) or, without one, the learner process.
         pidfd = os.pidfd_open(reaper or pid)
