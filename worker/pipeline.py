@@ -191,29 +191,41 @@ class Pipeline:
             expected = self._expected(exercise, device)
         except ExerciseError as exc:
             raise GraderError(str(exc)) from exc
-        runs = {}
+        runs: dict[str, RunOutcome] = {}
         notices: list[str] = []
         stdout = ""
         for cases in self._parts(exercise):
-            job = Job(
-                source=source,
-                function=exercise.function,
-                cases=cases,
-                device=device,
-                probes={c.name: self._probes(exercise, c) for c in cases},
-                limits=Limits(time_s=exercise.time_limit_s,
-                              gpu_memory_fraction=self.gpu_memory_fraction),
-            )
-            run = self.runner.run(job)
-            if run.load_error is not None and run.load_error.type == GPU_UNAVAILABLE:
-                # The worker's fault, not the learner's: no score for it.
-                raise GraderError(run.load_error.message)
-            notices.extend(n for n in run.notices if n not in notices)
+            run = self._run(exercise, source, cases, device)
             for case in cases:
                 runs[case.name] = run
             if any(c.visible for c in cases):
                 stdout = run.stdout
+            notices.extend(n for n in run.notices if n not in notices)
+            left = _hidden_not_reached(cases, run)
+            if left:
+                # The run ended in its visible part (a crash, a timeout): the hidden cases get
+                # a run of their own, as they would have had the visible ones passed.
+                again = self._run(exercise, source, left, device)
+                runs.update((case.name, again) for case in left)
+                notices.extend(n for n in again.notices if n not in notices)
         return self._verdict(exercise, expected, runs, stdout, notices, device, source)
+
+    def _run(self, exercise: Exercise, source: str, cases: tuple[CaseSpec, ...],
+             device: str) -> RunOutcome:
+        job = Job(
+            source=source,
+            function=exercise.function,
+            cases=cases,
+            device=device,
+            probes={c.name: self._probes(exercise, c) for c in cases},
+            limits=Limits(time_s=exercise.time_limit_s,
+                          gpu_memory_fraction=self.gpu_memory_fraction),
+        )
+        run = self.runner.run(job)
+        if run.load_error is not None and run.load_error.type == GPU_UNAVAILABLE:
+            # The worker's fault, not the learner's: no score for it.
+            raise GraderError(run.load_error.message)
+        return run
 
     def _parts(self, exercise: Exercise) -> list[tuple[CaseSpec, ...]]:
         """The cases of each run: all in one (visible first) when the runner keeps the hidden
@@ -426,6 +438,16 @@ def _code_problem(exercise: Exercise, runs: dict[str, RunOutcome], source: str,
     if len(observations) < len(exercise.cases):
         return None
     return signature_problem(exercise.function, exercise.signature, source, observations)
+
+
+def _hidden_not_reached(cases: tuple[CaseSpec, ...], run: RunOutcome) -> tuple[CaseSpec, ...]:
+    """The hidden cases of a run of visible and hidden cases that ended before it reached
+    them, for a reason other than the code itself (which failing to load, or tampering, is)."""
+    if not any(c.visible for c in cases) or run.hidden_reached or run.load_error is not None:
+        return ()
+    if run.status in ("completed", "tampering"):
+        return ()
+    return tuple(c for c in cases if not c.visible)
 
 
 def _distinct_runs(runs: dict[str, RunOutcome], hidden: set[str]) -> list[

@@ -99,7 +99,8 @@ ATTACKS = [
                 except OSError:
                     pass
             print("open descriptors beyond stdio:", mine)
-            return x * 2 if len(mine) > 1 else x  # the result channel is the only one
+            # The result channel and the two output captures (visible, hidden) are the only ones.
+            return x * 2 if len(mine) > 3 else x
         """), "returned"),
     Attack("tcp-to-redis", _src("""
         import socket

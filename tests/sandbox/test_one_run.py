@@ -16,7 +16,7 @@ import pytest
 from common.spec import ExerciseLibrary
 from tests.sandbox.conftest import COURSE, GOOD, SLUG, grade
 from worker.cases import build_inputs
-from worker.harness.frames import encode_body, new_key, seal
+from worker.harness.frames import encode_body, seal
 from worker.observation import ObservationError
 from worker.pipeline import Pipeline
 from worker.runner import Job, Limits, OutcomeBuilder, RunOutcome
@@ -230,3 +230,21 @@ def test_visible_and_hidden_cases_each_get_the_time_limit(pipeline: Pipeline) ->
 def test_good_code_still_passes(pipeline: Pipeline) -> None:
     verdict = grade(pipeline, GOOD)
     assert verdict.full_marks and verdict.status == "passed"
+
+
+def test_a_crash_in_the_visible_cases_still_lets_the_hidden_ones_run(
+        sandbox: SandboxRunner) -> None:
+    # As when visible and hidden cases were two runs: the hidden ones get a run of their own.
+    counting = CountingRunner(sandbox)
+    source = _src("""
+        import os
+        def double_it(x):
+            if x.numel() == 3:  # the visible case
+                os._exit(0)
+            return x * 2
+        """)
+    verdict = Pipeline(ExerciseLibrary(COURSE), counting).grade(SLUG, source)
+    assert counting.runs == 2
+    assert {c.name: c.status for c in verdict.cases} == {"small": "crashed",
+                                                          "hidden-one": "returned"}
+    assert [c.passed for c in verdict.checks if not c.visible] == [True]

@@ -151,8 +151,9 @@ def _intact(snapshot: Snapshot) -> bool:
 def _leave_sys_modules() -> None:
     """Take the grader's modules out of ``sys.modules`` and give ``__main__`` an empty module:
     learner code cannot import them (the sandbox has no copy to import) or find them there."""
-    for name in [n for n in _modules if n == "worker" or n.startswith("worker.")]:
-        del _modules[name]
+    if "worker" in _modules:  # the sandbox's zygote took them out already, once for all
+        for name in [n for n in _modules if n == "worker" or n.startswith("worker.")]:
+            del _modules[name]
     _modules["__main__"] = types.ModuleType("__main__")
 
 
