@@ -27,6 +27,7 @@ import contextlib
 import json
 import os
 import re
+import resource
 import signal
 import sys
 import types
@@ -74,6 +75,17 @@ def load_submission(path: str) -> types.ModuleType:
     sys.modules[SUBMISSION_MODULE] = module
     exec(compile(source, path, "exec"), module.__dict__)
     return module
+
+
+def limit_address_space(allowance: int) -> None:
+    """RLIMIT_AS at what this process maps now plus ``allowance`` bytes (for a ``cuda`` job,
+    once CUDA has reserved its address space)."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmSize:"):
+                mapped = int(line.split()[1]) * 1024
+                resource.setrlimit(resource.RLIMIT_AS, (mapped + allowance,) * 2)
+                return
 
 
 def normalise_memory_error(error: dict[str, Any] | None) -> None:
@@ -175,6 +187,8 @@ def run_job(job: dict[str, Any], fd: int, capture: Capture | None = None) -> Non
             "message": f"the grader could not give this run its GPU ({exc}); this is not "
                        "your code's fault, please submit again later"}}, [])
         return
+    if "address_space_after_device" in job:
+        limit_address_space(int(job.pop("address_space_after_device")))
     max_bytes = int(job["max_observation_bytes"])
     cases = [CaseSpec.model_validate(raw) for raw in job["cases"]]
     # Every input exists before the learner's code does: no generator it could patch.

@@ -26,7 +26,7 @@ from typing import Any, NoReturn
 from worker.harness.capture import Capture
 from worker.harness.main import serve
 from worker.sandbox import landlock, linux
-from worker.sandbox.rootfs import JOB_DIR, OLD_ROOT, SANDBOX_UID, RootPlan
+from worker.sandbox.rootfs import GPU_DEVICE_PREFIXES, JOB_DIR, OLD_ROOT, SANDBOX_UID, RootPlan
 
 SOURCE_NAME = "submission.py"
 
@@ -148,9 +148,16 @@ def _isolate(plan: ChildPlan, fds: ChildFds) -> None:
             read_only=plan.root.landlock_read_only,
             writable=(fds.job_dir,),
             devices=plan.root.devices,
+            # The CUDA driver writes its threads' names (seen on an H200); resolved now, after
+            # the pivot, so: this process's own threads only. Only where a GPU is bound in.
+            writable_files=("/proc/self/task",) if _has_gpu(plan) else (),
         ), plan.landlock_abi)
     if "seccomp" in plan.layers and plan.seccomp_program:
         linux.load_seccomp(plan.seccomp_program)
+
+
+def _has_gpu(plan: ChildPlan) -> bool:
+    return any(os.path.basename(d).startswith(GPU_DEVICE_PREFIXES) for d in plan.root.devices)
 
 
 def _enter_staged_root(plan: ChildPlan) -> None:
@@ -194,7 +201,11 @@ def _enter_namespaces(plan: ChildPlan) -> None:
 def _preparer(plan: ChildPlan, job_dir: str) -> Callable[[dict[str, Any]], None]:
     def prepare(job: dict[str, Any]) -> None:
         limits = job["limits"]
-        _set_limits(plan, limits)
+        memory = _set_limits(plan, limits, address_space=job.get("device") != "cuda")
+        if job.get("device") == "cuda":
+            # CUDA reserves ~13 GiB of address space when it starts (measured on an H200), so
+            # the harness sets RLIMIT_AS once it has: what is mapped then, plus the allowance.
+            job["address_space_after_device"] = memory
         path = os.path.join(job_dir, SOURCE_NAME)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
@@ -205,15 +216,18 @@ def _preparer(plan: ChildPlan, job_dir: str) -> Callable[[dict[str, Any]], None]
     return prepare
 
 
-def _set_limits(plan: ChildPlan, limits: dict[str, Any]) -> None:
+def _set_limits(plan: ChildPlan, limits: dict[str, Any], address_space: bool = True) -> int:
+    """Apply the job's limits (RLIMIT_AS only with ``address_space``); returns the job's
+    memory allowance in bytes."""
     memory = int(limits["memory_bytes"])
     if plan.max_memory_bytes is not None:
         memory = min(memory, plan.max_memory_bytes)
     cpu = math.ceil(float(limits["time_s"])) + 1
     output = int(limits["file_size_bytes"])
+    if address_space:
+        resource.setrlimit(resource.RLIMIT_AS, (plan.base_address_space + memory,) * 2)
     for which, value in (
         (resource.RLIMIT_CPU, (cpu, cpu + 1)),
-        (resource.RLIMIT_AS, (plan.base_address_space + memory,) * 2),
         (resource.RLIMIT_FSIZE, (output, output)),
         (resource.RLIMIT_NOFILE, (int(limits["open_files"]),) * 2),
         (resource.RLIMIT_NPROC, (plan.max_processes,) * 2),
@@ -222,6 +236,7 @@ def _set_limits(plan: ChildPlan, limits: dict[str, Any]) -> None:
         (resource.RLIMIT_MSGQUEUE, (0, 0)),
     ):
         resource.setrlimit(which, value)
+    return memory
 
 
 _CAPPED = """

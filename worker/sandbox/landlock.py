@@ -46,6 +46,9 @@ FILE_RIGHTS = FS_EXECUTE | FS_WRITE_FILE | FS_READ_FILE | FS_TRUNCATE | FS_IOCTL
 READ_ONLY = FS_EXECUTE | FS_READ_FILE | FS_READ_DIR
 WRITABLE = (FS_V1 & ~(FS_MAKE_CHAR | FS_MAKE_BLOCK)) | FS_REFER | FS_TRUNCATE
 DEVICE = FS_READ_FILE | FS_WRITE_FILE | FS_IOCTL_DEV
+# Writing (fopen "w" truncates) existing files, creating none: the CUDA driver names its
+# threads through /proc/self/task/<tid>/comm, and fails to start (error 304) when it cannot.
+WRITE_FILES = FS_WRITE_FILE | FS_TRUNCATE
 
 
 class _RulesetAttr(ctypes.Structure):
@@ -100,6 +103,7 @@ class Policy:
     read_only: tuple[str, ...]
     writable: tuple[str, ...]
     devices: tuple[str, ...] = ()
+    writable_files: tuple[str, ...] = ()  # existing files beneath may be written, not created
 
 
 def restrict_self(policy: Policy, abi: int) -> None:
@@ -114,6 +118,7 @@ def restrict_self(policy: Policy, abi: int) -> None:
         _add_rules(ruleset, policy.read_only, READ_ONLY & handled)
         _add_rules(ruleset, policy.writable, WRITABLE & handled)
         _add_rules(ruleset, policy.devices, DEVICE & handled)
+        _add_rules(ruleset, policy.writable_files, WRITE_FILES & handled)
         linux.syscall(linux.SYS_LANDLOCK_RESTRICT_SELF, ctypes.c_int(ruleset), ctypes.c_uint32(0))
     finally:
         os.close(ruleset)
