@@ -46,7 +46,10 @@ def cap_gpu_memory(fraction: float) -> None:
     try:
         count = torch.cuda.device_count()
         if count == 0:
-            raise GpuSetupError("this worker has no usable CUDA device")
+            nodes = sorted(n for n in os.listdir("/dev") if n.startswith("nvidia"))
+            raise GpuSetupError(
+                "this worker has no usable CUDA device (CUDA_VISIBLE_DEVICES="
+                f"{os.environ.get('CUDA_VISIBLE_DEVICES')!r}, device nodes {nodes})")
         for device in range(count):
             torch.cuda.set_per_process_memory_fraction(fraction, device)
     except GpuSetupError:
@@ -58,6 +61,13 @@ def cap_gpu_memory(fraction: float) -> None:
         raise GpuSetupError(f"CUDA could not be initialised: {type(exc).__name__}: {exc} "
                             f"(address-space limit {limit})") from exc
     _guard_setter(fraction)
+
+
+def gpu_share_bytes(fraction: float) -> int:
+    """What ``fraction`` of every visible card comes to, in bytes (after CUDA started): the
+    address space a job's GPU allocations may map on top of its host memory."""
+    return sum(int(torch.cuda.get_device_properties(d).total_memory * fraction)
+               for d in range(torch.cuda.device_count()))
 
 
 def _guard_setter(cap: float) -> None:

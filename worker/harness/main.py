@@ -41,7 +41,7 @@ from worker import invocation, observation
 from worker.cases import build_inputs
 from worker.harness import frames, tripwire
 from worker.harness.capture import Capture, CaptureError
-from worker.harness.gpu import GPU_UNAVAILABLE, GpuSetupError, prepare_device
+from worker.harness.gpu import GPU_UNAVAILABLE, GpuSetupError, gpu_share_bytes, prepare_device
 from worker.invocation import call, error_facts, observe
 from worker.observation import Encoder, rng_fingerprints
 
@@ -91,10 +91,18 @@ def limit_address_space(allowance: int) -> None:
 def normalise_memory_error(error: dict[str, Any] | None) -> None:
     """Report running out of memory as ``MemoryError`` whatever library raised it (NumPy's
     ``_ArrayMemoryError``, torch's allocator ``RuntimeError``), so the learner is told
-    ``memory_limit`` rather than a stray exception."""
+    ``memory_limit`` rather than a stray exception; and CUDA's start failing in a CPU job
+    as what it is."""
     if not error or error.get("type") == "MemoryError":
         return
     kind = str(error.get("type", ""))
+    message = str(error.get("message", ""))
+    if "cudaGetDeviceCount" in message:
+        # `.cuda()` in a CPU job on a GPU worker: the driver, finding no visible device under
+        # the address-space limit, reports running out of memory; the truth is simpler.
+        error["message"] = ("No CUDA GPUs are available: this exercise runs on the CPU, so "
+                            f"your code sees no GPU (torch said: {message[:300]})")
+        return
     if kind.endswith("MemoryError") or (
         kind in ("RuntimeError", "OutOfMemoryError") and _OUT_OF_MEMORY.search(
             str(error.get("message", "")))
@@ -188,7 +196,10 @@ def run_job(job: dict[str, Any], fd: int, capture: Capture | None = None) -> Non
                        "your code's fault, please submit again later"}}, [])
         return
     if "address_space_after_device" in job:
-        limit_address_space(int(job.pop("address_space_after_device")))
+        # Device allocations are mapped into the process too (unified addressing): the job's
+        # share of its cards comes on top of its host memory.
+        limit_address_space(int(job.pop("address_space_after_device"))
+                            + gpu_share_bytes(float(job["gpu_memory_fraction"])))
     max_bytes = int(job["max_observation_bytes"])
     cases = [CaseSpec.model_validate(raw) for raw in job["cases"]]
     # Every input exists before the learner's code does: no generator it could patch.
