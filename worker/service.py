@@ -180,9 +180,7 @@ def validate_upload(rt: Runtime, upload_id: str) -> ValidationOutcome | None:
         except (ExerciseError, GraderError, RunnerUnavailable) as exc:
             outcome = ValidationOutcome(ok=False, problems=[str(exc)])
         else:
-            outcome = ValidationOutcome(ok=report.ok, lines=report.lines,
-                                        problems=report.problems,
-                                        content_hash=exercise.content_hash)
+            outcome = report.outcome(exercise.content_hash)
     rt.store.put_report(upload_id, outcome, rt.settings.upload_ttl_s)
     return outcome
 

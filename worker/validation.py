@@ -14,6 +14,7 @@ import ast
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from common.records import ValidationOutcome
 from common.scoring import OBJECTIVE_CAP
 from common.spec import Exercise, ExerciseError, GoldenSpec
 from worker.checks.base import UnknownCheckError, get_check
@@ -24,7 +25,11 @@ from worker.reference import load_reference, reference_function
 
 @dataclass
 class ValidationReport:
-    """What validating one exercise found: a line per submission graded, and the problems."""
+    """What validating one exercise found: a line per submission graded, and the problems.
+
+    Built up while validating; what crosses to the web (through the store) is its
+    :meth:`outcome`, :class:`common.records.ValidationOutcome`.
+    """
 
     slug: str
     lines: list[str] = field(default_factory=list)
@@ -34,6 +39,11 @@ class ValidationReport:
     def ok(self) -> bool:
         """True when the exercise may go live."""
         return not self.problems
+
+    def outcome(self, content_hash: str = "") -> ValidationOutcome:
+        """The report as the store keeps it and the API shows it."""
+        return ValidationOutcome(ok=self.ok, lines=list(self.lines),
+                                 problems=list(self.problems), content_hash=content_hash)
 
 
 def _static_problems(pipeline: Pipeline, exercise: Exercise) -> list[str]:

@@ -17,6 +17,7 @@ from common.records import (
     ExerciseBundle,
     ExerciseInfo,
     StoredExercise,
+    ValidationOutcome,
 )
 from common.spec import ExerciseError, ExerciseLibrary
 from grader.api.blueprint import bp
@@ -30,7 +31,6 @@ from grader.api.models import (
     ExerciseStatsView,
     ExerciseSummary,
     ScoreBucket,
-    ValidationReport,
 )
 from grader.api.spec import api_spec, validated
 from grader.auth import authenticate, require
@@ -94,13 +94,13 @@ def _relative(problem: dict[str, object], tmp: str, slug: str) -> dict[str, obje
     return {**problem, "file": file}
 
 
-def _wait_for_report(upload_id: str, timeout_s: float) -> ValidationReport:
+def _wait_for_report(upload_id: str, timeout_s: float) -> ValidationOutcome:
     store = get_store()
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         outcome = store.get_report(upload_id)
         if outcome is not None:
-            return ValidationReport(ok=outcome.ok, lines=outcome.lines, problems=outcome.problems)
+            return outcome
         time.sleep(0.1)
     raise ApiError(504, f"no worker validated the exercise within {timeout_s:g} s; is a worker "
                         "for its queue running?", code="validation_timeout")
