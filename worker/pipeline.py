@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from common.protocol import CaseReport, CaseStatus, CheckResult, CodeProblem, Verdict
+from common.protocol import CaseReport, CaseStatus, CheckResult, CodeProblem, Hint, Verdict
 from common.scoring import score_checks
 from common.spec import CaseSpec, Exercise, ExerciseError, ExerciseLibrary
 from worker.cases import build_inputs, describe_input
@@ -320,6 +320,7 @@ class Pipeline:
                     # The case says why nothing could be checked; the check does not repeat it.
                     passed, message = False, ""
                 names: list[str] = []
+                hints: list[Hint] = []
                 if not passed:
                     here = expected[case.name]
 
@@ -329,14 +330,14 @@ class Pipeline:
                     for m in exercise.misconceptions:
                         if m.check == spec.key and recognise(m, outcome, got, twin, device):
                             names.append(m.id)
-                            message += f"\nHint: {m.hint.strip()}"
+                            hints.append(Hint(misconception=m.id, text=m.hint.strip()))
                 if not case.visible:
                     # The misconception's name stays (instructors' statistics); its hint and
                     # the check's message, which may quote hidden values, do not.
-                    message = _hidden_check_message(passed, status)
+                    message, hints = _hidden_check_message(passed, status), []
                 items.append((CheckResult(
                     name=spec.key, case=case.name, visible=case.visible, passed=passed,
-                    score=0.0, max_score=0.0, message=message.lstrip("\n"),
+                    score=0.0, max_score=0.0, message=message, hints=hints,
                     misconceptions=names, extra_credit=spec.extra_credit,
                     run=outcome is not None,
                 ), spec.weight))
