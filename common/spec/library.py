@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from common.spec.generators import GENERATED, LITERAL
 from common.spec.model import (
     MODULE_KEYS,
     SLUG_PATTERN,
@@ -115,14 +116,35 @@ def _read_yaml(path: Path) -> tuple[dict[str, Any], str]:
 
 def _message(item: Any) -> str:
     """Pydantic's message without its "Value error, " prefix."""
+    if item["type"] == "union_tag_invalid":  # a generator spec's `gen`
+        context = item.get("ctx") or {}
+        return (f"unknown generator {context.get('tag')!r}; known: "
+                f"{str(context.get('expected_tags', '')).replace(chr(39), '')}")
     return str(item["msg"]).removeprefix("Value error, ")
+
+
+def _yaml_location(location: tuple[str | int, ...]) -> tuple[str | int, ...]:
+    """The location without the names pydantic gives the branches of a case argument's
+    unions (``generated``, ``tensor``): they are not keys of the YAML."""
+    kept: list[str | int] = []
+    skip = 0
+    for index, part in enumerate(location):
+        if skip:
+            skip -= 1
+            continue
+        if index >= 4 and location[index - 4:index - 2] == ("cases", location[index - 3]) and (
+                location[index - 2] == "args") and part in (GENERATED, LITERAL):
+            skip = 1 if part == GENERATED else 0  # the generator's kind follows its branch
+            continue
+        kept.append(part)
+    return tuple(kept)
 
 
 def _describe(error: ValidationError, text: str, file: str) -> list[SpecProblem]:
     """Every validation error, located in the YAML text."""
     problems = []
     for item in error.errors():
-        location = tuple(item["loc"])
+        location = _yaml_location(tuple(item["loc"]))
         if not location:
             problems.append(SpecProblem(file, _message(item), field="(top level)"))
             continue
