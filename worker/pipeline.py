@@ -23,7 +23,14 @@ from common.protocol import CaseReport, CaseStatus, CheckResult, CodeProblem, Hi
 from common.scoring import score_checks
 from common.spec import CaseSpec, Exercise, ExerciseError, ExerciseLibrary
 from worker.cases import build_inputs, describe_input
-from worker.checks.base import CheckContext, CheckOutcome, call_check, get_check
+from worker.checks.base import (
+    CheckArgumentError,
+    CheckBug,
+    CheckContext,
+    CheckOutcome,
+    call_check,
+    get_check,
+)
 from worker.devices import resolve_device
 from worker.harness.gpu import GPU_UNAVAILABLE
 from worker.invocation import invoke
@@ -313,8 +320,13 @@ class Pipeline:
                                        expected[case.name].originals, device)
                     try:
                         outcome = call_check(spec.name, ctx, spec.args)
-                    except TypeError as exc:  # wrong args in exercise.yaml
-                        raise GraderError(f"{exercise.slug}: check {spec.key}: {exc}") from exc
+                    except CheckArgumentError as exc:  # a library without the contract let it in
+                        raise GraderError(f"{exercise.slug}: check {spec.key}: wrong args in "
+                                          f"exercise.yaml: {exc}") from exc
+                    except CheckBug as exc:
+                        raise GraderError(f"{exercise.slug}: check {spec.key} failed inside the "
+                                          f"grader (a grader bug, not a mistake in the exercise "
+                                          f"or the submission): {exc}") from exc
                     passed, message = outcome.passed, outcome.message
                 else:
                     # The case says why nothing could be checked; the check does not repeat it.

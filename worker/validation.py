@@ -17,6 +17,8 @@ from pathlib import Path
 from common.records import ValidationOutcome
 from common.scoring import OBJECTIVE_CAP
 from common.spec import Exercise, ExerciseError, GoldenSpec
+from common.spec.contract import contract_problems
+from worker.checks import CONTRACT
 from worker.checks.base import UnknownCheckError, get_check
 from worker.devices import resolve_device
 from worker.pipeline import GraderError, Pipeline
@@ -53,6 +55,10 @@ def _static_problems(pipeline: Pipeline, exercise: Exercise) -> list[str]:
             get_check(spec.name)
         except UnknownCheckError as exc:
             problems.append(str(exc.args[0]))
+    # A library made with the contract refused these at load, with their lines; this catches
+    # them in an exercise loaded without it.
+    problems += [f"exercise.yaml: field {'.'.join(map(str, location))}: {message}"
+                 for location, message, _ in contract_problems(exercise, CONTRACT)]
     wanted = [exercise.function, *(m.output_matches for m in exercise.misconceptions
                                    if m.output_matches)]
     path = pipeline.library.reference_path(exercise.slug)

@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from common.spec.contract import CheckContract, contract_problems
 from common.spec.generators import GENERATED, LITERAL
 from common.spec.model import (
     MODULE_KEYS,
@@ -36,9 +37,16 @@ def default_library_root() -> Path:
 
 
 class ExerciseLibrary:
-    """The exercises of one course folder, loaded and validated on demand."""
+    """The exercises of one course folder, loaded and validated on demand.
 
-    def __init__(self, root: Path | str | None = None) -> None:
+    With a ``contract`` (the worker's checks: ``worker.checks.CONTRACT``), loading also binds
+    every check's arguments and misconception's details against what the checks declare
+    (:mod:`common.spec.contract`).
+    """
+
+    def __init__(self, root: Path | str | None = None,
+                 contract: CheckContract | None = None) -> None:
+        self.contract = contract
         path = Path(root) if root is not None else default_library_root()
         path = path.resolve()
         if (path / "exercises").is_dir():
@@ -65,7 +73,7 @@ class ExerciseLibrary:
         """Load one exercise; a malformed one raises ExerciseError naming the file and field."""
         if not SLUG_PATTERN.fullmatch(slug):
             raise ExerciseError(f"{slug!r} is not an exercise slug")
-        return load_exercise(self.exercises_dir / slug, self.reference_path(slug))
+        return load_exercise(self.exercises_dir / slug, self.reference_path(slug), self.contract)
 
     def load_all(self) -> list[Exercise]:
         """Every exercise, in the course notebook's order; the first malformed one raises."""
@@ -153,9 +161,10 @@ def _describe(error: ValidationError, text: str, file: str) -> list[SpecProblem]
     return problems
 
 
-# Loaded exercises by folder, reused while no file of the exercise or its reference changed
-# (a grading worker loads the same exercise for every submission).
-_LOADED: dict[Path, tuple[tuple[tuple[str, int, int], ...], Exercise]] = {}
+# Loaded exercises by folder and whether a contract checked them, reused while no file of the
+# exercise or its reference changed (a grading worker loads the same exercise for every
+# submission).
+_LOADED: dict[tuple[Path, bool], tuple[tuple[tuple[str, int, int], ...], Exercise]] = {}
 
 
 def _fingerprint(folder: Path, reference: Path) -> tuple[tuple[str, int, int], ...]:
@@ -170,20 +179,21 @@ def _fingerprint(folder: Path, reference: Path) -> tuple[tuple[str, int, int], .
     return tuple(sorted(stats))
 
 
-def load_exercise(folder: Path, reference: Path) -> Exercise:
-    """Parse and validate ``folder/exercise.yaml`` and the files it names (cached until one of
-    them changes)."""
-    key = folder.resolve()
+def load_exercise(folder: Path, reference: Path,
+                  contract: CheckContract | None = None) -> Exercise:
+    """Parse and validate ``folder/exercise.yaml`` and the files it names, binding its checks'
+    arguments with ``contract`` when given (cached until one of them changes)."""
+    key = (folder.resolve(), contract is not None)
     fingerprint = _fingerprint(folder, reference)
     cached = _LOADED.get(key)
     if cached is not None and cached[0] == fingerprint:
         return cached[1]
-    exercise = _parse_exercise(folder, reference)
+    exercise = _parse_exercise(folder, reference, contract)
     _LOADED[key] = (fingerprint, exercise)
     return exercise
 
 
-def _parse_exercise(folder: Path, reference: Path) -> Exercise:
+def _parse_exercise(folder: Path, reference: Path, contract: CheckContract | None) -> Exercise:
     yaml_path = folder / EXERCISE_FILE
     file = str(yaml_path)
     data, text = _read_yaml(yaml_path)
@@ -196,6 +206,9 @@ def _parse_exercise(folder: Path, reference: Path) -> Exercise:
         problems += _describe(exc, text, file)
     except InconsistentExercise as exc:
         problems += [at(text, file, location, message) for location, message in exc.items]
+    if exercise is not None and contract is not None:
+        problems += [at(text, file, location, message, at_value)
+                     for location, message, at_value in contract_problems(exercise, contract)]
     if data.get("slug") != folder.name and isinstance(data.get("slug"), str):
         problems.append(at(text, file, ("slug",),
                            f"{data['slug']!r} differs from its folder {folder.name!r}",

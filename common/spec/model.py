@@ -130,7 +130,8 @@ class MisconceptionSpec(_Strict):
     """A known mistake, recognised when a check fails and the conditions below all hold.
 
     - ``details``: the failing check reported these facts (e.g. ``{got: torch.float64}``; a
-      list means any of its values);
+      list means any of its values); each check declares the keys it reports, and a key it
+      does not declare is refused at load (:mod:`common.spec.contract`);
     - ``output_matches``: the learner's return value (or, with ``target``, another target such
       as ``input.w``) equals what this function of the reference module gives on the same
       inputs (a "wrong twin" of the reference);
