@@ -4,6 +4,7 @@ declares; and, while grading, a bug inside a check told apart from a wrong argum
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -145,3 +146,11 @@ def test_every_check_declares_what_its_failures_report() -> None:
     assert REGISTRY["dtype"].details == frozenset({"got", "expected"})
     assert REGISTRY["dtype"].function is dtype
     assert all(isinstance(c.details, frozenset) for c in REGISTRY.values())
+
+
+def test_the_details_table_of_the_exercise_format_is_the_registry() -> None:
+    text = (FIXTURE_COURSE.parents[2] / "docs" / "exercise-format.md").read_text()
+    rows = dict(re.findall(r"^\| `(\w+)` \| (.*) \|$", text, flags=re.MULTILINE))
+    assert set(rows) == set(REGISTRY)
+    for name, check in REGISTRY.items():
+        assert set(re.findall(r"`(\w+)`", rows[name])) == check.details, name
