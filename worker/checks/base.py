@@ -14,6 +14,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from common.spec import CaseSpec
@@ -75,7 +76,7 @@ class Check:
         """The check's docstring (every registered check has one, with an example)."""
         return self.function.__doc__ or ""
 
-    @property
+    @cached_property  # bound on every call of the check: worth computing once
     def signature(self) -> inspect.Signature:
         """The function's signature: ``ctx``, then the arguments ``exercise.yaml`` passes."""
         return inspect.signature(self.function)
