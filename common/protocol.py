@@ -6,9 +6,9 @@ and what the service stores.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 # How one call of the learner's function ended, as the learner is told.
 CaseStatus = Literal[
@@ -30,8 +30,23 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+# How verdicts stored before hints were data (issue 12) carried them: appended to the message.
+LEGACY_HINT_MARK = "\nHint: "
+
+
+class Hint(_Model):
+    """How to fix a known mistake the grader recognised in a failed check."""
+
+    misconception: str  # the id in exercise.yaml (instructors' statistics; never shown)
+    text: str  # for the learner, with `backticked` code
+
+
 class CheckResult(_Model):
-    """One check on one case."""
+    """One check on one case.
+
+    ``message`` says what was expected and what came back; ``hints`` say how to fix the
+    mistakes recognised in it (none on a hidden case: a hint may quote its values).
+    """
 
     name: str
     case: str
@@ -41,6 +56,7 @@ class CheckResult(_Model):
     max_score: float
     message: str
     misconceptions: list[str] = Field(default_factory=list)
+    hints: list[Hint] = Field(default_factory=list)
     extra_credit: bool = False
     # False when the case did not return (the code did not load, the function raised, ran out
     # of time...): the check had nothing to look at, and its case (or the verdict's ``problem``)
@@ -48,6 +64,22 @@ class CheckResult(_Model):
     run: bool = True
     # True for a check the exercise's learning objective names.
     objective: bool = False
+
+    @model_validator(mode="before")
+    @classmethod
+    def _hints_out_of_old_messages(cls, data: Any) -> Any:
+        """Results stored before hints were data have them at the end of the message: move
+        them to ``hints`` so every reader sees one shape."""
+        if not isinstance(data, dict) or "hints" in data:
+            return data
+        message = str(data.get("message", ""))
+        text, *hints = ("\n" + message).split(LEGACY_HINT_MARK)
+        if not hints:
+            return data
+        ids = list(data.get("misconceptions") or [])
+        return {**data, "message": text.strip("\n"),
+                "hints": [{"misconception": ids[i] if i < len(ids) else "", "text": h.strip()}
+                          for i, h in enumerate(hints)]}
 
 
 class CodeProblem(_Model):

@@ -142,7 +142,8 @@ class ExerciseInfo(BaseModel):
             time_limit_s=exercise.time_limit_s, statement=exercise.statement,
             starter=exercise.starter,
             visible_cases=[
-                CaseInfo(name=c.name, description=c.description, seed=c.seed, args=c.args)
+                CaseInfo(name=c.name, description=c.description, seed=c.seed,
+                         args=c.args_as_written())
                 for c in exercise.visible_cases
             ],
             content_hash=exercise.content_hash, origin=origin,

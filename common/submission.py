@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+from typing import Protocol
 
 MAX_UPLOAD_BYTES = 2 * 2**20
 
@@ -18,6 +19,22 @@ _ASSIGNED_SHELL = re.compile(r"^\s*[A-Za-z_][\w, ]*=\s*[!%]")
 
 class SubmissionError(ValueError):
     """What was handed in cannot be read as a submission; the message says why."""
+
+
+class SubmissionTooLarge(SubmissionError):
+    """The code, or the uploaded file, is over its size limit (the API answers 413)."""
+
+
+class UnsupportedUpload(SubmissionError):
+    """The uploaded file is neither a ``.py`` file nor a notebook (the API answers 415)."""
+
+
+class Upload(Protocol):
+    """An uploaded file as the web hands it over (werkzeug's ``FileStorage``)."""
+
+    def read(self, size: int = -1, /) -> bytes:
+        """Up to ``size`` bytes of the file."""
+        ...
 
 
 def _strip_ipython(cell: str) -> str:
@@ -65,13 +82,42 @@ def source_from_notebook(text: str | bytes) -> str:
 def source_from_upload(filename: str, data: bytes) -> str:
     """Source code from an uploaded ``.py`` or ``.ipynb`` file."""
     if len(data) > MAX_UPLOAD_BYTES:
-        raise SubmissionError(f"the file is larger than {MAX_UPLOAD_BYTES // 2**20} MB")
+        raise SubmissionTooLarge(f"the file is larger than {MAX_UPLOAD_BYTES // 2**20} MB")
     name = filename.lower()
     if name.endswith(".ipynb"):
         return source_from_notebook(data)
     if name.endswith(".py"):
         return source_from_text(data)
-    raise SubmissionError("upload a .py file or a Jupyter notebook (.ipynb)")
+    raise UnsupportedUpload("upload a .py file or a Jupyter notebook (.ipynb)")
+
+
+def read_submission(code: str | None, upload: Upload | None, filename: str | None,
+                    max_bytes: int) -> tuple[str, str | None]:
+    """The source handed in and its file name (None for pasted code): the uploaded file when
+    there is one, else ``code``. The API and the pages both read submissions through here.
+
+    Raises :class:`SubmissionTooLarge` when the file or the code is over its limit
+    (``max_bytes`` for the code, :data:`MAX_UPLOAD_BYTES` for a file before it is read as
+    code), :class:`UnsupportedUpload` for a file of another kind, and
+    :class:`SubmissionError` for anything else that cannot be read.
+
+    >>> read_submission("x = 1\n", None, None, 100)
+    ('x = 1\n', None)
+    """
+    name: str | None = None
+    if upload is not None:
+        name = filename or ""
+        # One byte more than allowed tells a file at the limit from one over it, without
+        # reading an arbitrarily large upload into memory.
+        data = upload.read(MAX_UPLOAD_BYTES + 1)
+        source = source_from_upload(name, data)
+        name = name[:200]
+    else:
+        source = source_from_text(code or "")
+    # errors="replace": pasted text may hold lone surrogates, which still count as bytes.
+    if len(source.encode("utf-8", errors="replace")) > max_bytes:
+        raise SubmissionTooLarge(f"the code is larger than {max_bytes // 1024} KB")
+    return source, name
 
 
 def source_from_text(data: str | bytes) -> str:

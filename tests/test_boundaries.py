@@ -83,3 +83,20 @@ def test_submissions_are_taken_in_by_one_module() -> None:
                      if ".create_submission(" in p.read_text(encoding="utf-8")
                      or "GRADE_TASK" in p.read_text(encoding="utf-8"))
     assert writers == ["grader/intake.py"]
+
+
+def test_exercises_are_installed_by_one_module() -> None:
+    # The API's PUT and the instructors' upload page both go through grader/installs.py.
+    writers = sorted(str(p.relative_to(ROOT)) for p in _package_files("grader")
+                     if ".put_exercise(" in p.read_text(encoding="utf-8")
+                     or "VALIDATE_TASK" in p.read_text(encoding="utf-8"))
+    assert writers == ["grader/installs.py"]
+
+
+@pytest.mark.parametrize("path", _package_files("grader/pages"), ids=_ids)
+def test_pages_use_the_web_services_not_the_api(path: Path) -> None:
+    # The pages map domain errors (grader.intake, grader.installs) to HTML; only the blueprint
+    # registry may name the API's blueprint (to exempt its bearer tokens from CSRF).
+    allowed = {"grader.api.blueprint"} if path.name == "__init__.py" else set()
+    api = {n for n in _imports(path) if n.split(".")[:2] == ["grader", "api"]} - allowed
+    assert not api, f"{path}: the pages must not import the API ({sorted(api)})"

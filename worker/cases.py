@@ -1,7 +1,7 @@
 """Case inputs: generated from a seed, identically for the reference and the learner.
 
 An argument in ``exercise.yaml`` is either a literal (number, string, list) or a generator spec,
-a mapping with a ``gen`` key:
+a mapping with a ``gen`` key (typed and checked at load by :mod:`common.spec.generators`):
 
 ``tensor`` / ``array``
     A torch tensor or NumPy array. Keys: ``shape`` (list), ``dtype`` (``float32``...),
@@ -18,15 +18,13 @@ seed, spec and device give the same values in every process.
 from __future__ import annotations
 
 import zlib
-from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 import torch
 
 from common.spec import CaseSpec, ExerciseError
-
-GENERATORS = ("tensor", "array")
+from common.spec.generators import ArraySpec, TensorSpec
 
 
 class CaseInputError(ExerciseError):
@@ -38,87 +36,81 @@ def _arg_seed(case_seed: int, name: str) -> int:
     return (case_seed * 1_000_003 + zlib.crc32(name.encode())) % (2**63)
 
 
-def _numpy_values(spec: Mapping[str, Any], seed: int) -> np.ndarray:
-    dtype = np.dtype(spec.get("dtype", "float32"))
-    if "values" in spec:
-        return np.array(spec["values"], dtype=dtype)
-    shape = tuple(int(n) for n in spec.get("shape", ()))
-    dist = spec.get("dist", "uniform")
+def _or(value: float | None, default: float) -> float:
+    return default if value is None else value
+
+
+def _numpy_values(spec: TensorSpec | ArraySpec, shape: tuple[int, ...], dtype: str,
+                  seed: int) -> np.ndarray:
+    if spec.values is not None:
+        return np.array(spec.values, dtype=dtype)
     rng = np.random.default_rng(seed)
     size = int(np.prod(shape)) if shape else 1
     data: np.ndarray
-    if dist == "uniform":
-        data = rng.uniform(float(spec.get("low", 0.0)), float(spec.get("high", 1.0)), shape)
-    elif dist == "normal":
-        data = rng.normal(float(spec.get("mean", 0.0)), float(spec.get("std", 1.0)), shape)
-    elif dist == "int":
-        data = rng.integers(int(spec.get("low", 0)), int(spec.get("high", 10)), shape)
-    elif dist == "bool":
-        data = rng.random(shape) < float(spec.get("p", 0.5))
-    elif dist == "linspace":
-        data = np.linspace(float(spec["low"]), float(spec["high"]), size).reshape(shape)
-    elif dist == "arange":
+    if spec.dist == "uniform":
+        data = rng.uniform(_or(spec.low, 0.0), _or(spec.high, 1.0), shape)
+    elif spec.dist == "normal":
+        data = rng.normal(_or(spec.mean, 0.0), _or(spec.std, 1.0), shape)
+    elif spec.dist == "int":
+        data = rng.integers(int(_or(spec.low, 0)), int(_or(spec.high, 10)), shape)
+    elif spec.dist == "bool":
+        data = rng.random(shape) < _or(spec.p, 0.5)
+    elif spec.dist == "linspace":
+        data = np.linspace(_or(spec.low, 0.0), _or(spec.high, 1.0), size).reshape(shape)
+    elif spec.dist == "arange":
         data = np.arange(size).reshape(shape)
-    elif dist == "full":
-        data = np.full(shape, spec.get("value", 0))
-    else:
-        raise CaseInputError(f"unknown dist {dist!r}")
+    else:  # "full"; the spec's type admits no other
+        data = np.full(shape, _or(spec.value, 0))
     return np.asarray(data).astype(dtype)
 
 
-def _transposed(spec: Mapping[str, Any], seed: int) -> tuple[np.ndarray, tuple[int, int] | None]:
+def _transposed(spec: TensorSpec | ArraySpec, dtype: str, seed: int) -> tuple[
+    np.ndarray, tuple[int, int] | None
+]:
     """Values of the requested shape, made first in the swapped layout when asked to transpose."""
-    dims = spec.get("transpose")
-    if dims is None:
-        return _numpy_values(spec, seed), None
-    d0, d1 = (int(d) for d in dims)
-    shape = list(spec.get("shape", ()))
+    if spec.transpose is None:
+        return _numpy_values(spec, spec.shape, dtype, seed), None
+    d0, d1 = spec.transpose
+    shape = list(spec.shape)
     shape[d0], shape[d1] = shape[d1], shape[d0]
-    base = _numpy_values({**spec, "shape": shape}, seed)
-    return base, (d0, d1)
+    return _numpy_values(spec, tuple(shape), dtype, seed), (d0, d1)
 
 
-def build_array(spec: Mapping[str, Any], seed: int) -> np.ndarray:
+def build_array(spec: ArraySpec, seed: int) -> np.ndarray:
     """A NumPy array from a generator spec (see the module docstring)."""
-    base, dims = _transposed(spec, seed)
+    base, dims = _transposed(spec, spec.dtype, seed)
     return base if dims is None else base.swapaxes(*dims)
 
 
-def build_tensor(spec: Mapping[str, Any], seed: int, device: str) -> torch.Tensor:
+def build_tensor(spec: TensorSpec, seed: int, device: str) -> torch.Tensor:
     """A torch tensor from a generator spec, on ``device``."""
+    dtype = getattr(torch, spec.dtype)
     # bfloat16 has no NumPy dtype: build in float32 and convert.
-    dtype_name = str(spec.get("dtype", "float32"))
-    dtype = getattr(torch, dtype_name, None)
-    if not isinstance(dtype, torch.dtype):
-        raise CaseInputError(f"unknown dtype {dtype_name!r}")
-    np_spec = {**spec, "dtype": "float32" if dtype_name == "bfloat16" else dtype_name}
-    base, dims = _transposed(np_spec, seed)
+    base, dims = _transposed(spec, "float32" if spec.dtype == "bfloat16" else spec.dtype, seed)
     # np.array(order="C") keeps 0-d arrays 0-d (np.ascontiguousarray would make them 1-d).
     tensor = torch.from_numpy(np.array(base, order="C", copy=True)).to(device=device,
                                                                        dtype=dtype)
     if dims is not None:
         tensor = tensor.transpose(*dims)
-    if spec.get("requires_grad"):
+    if spec.requires_grad:
         tensor = tensor.detach().requires_grad_(True)
-        if spec.get("grad") is not None:
-            tensor.grad = torch.full_like(tensor.detach(), float(spec["grad"]))
+        if spec.grad is not None:
+            tensor.grad = torch.full_like(tensor.detach(), spec.grad)
     return tensor
 
 
 def build_argument(name: str, value: Any, case_seed: int, device: str) -> Any:
     """One argument of a case: a generated tensor or array, or the literal as written."""
-    if not isinstance(value, Mapping) or "gen" not in value:
+    if not isinstance(value, TensorSpec | ArraySpec):
         return value
     seed = _arg_seed(case_seed, name)
-    kind = value["gen"]
     try:
-        if kind == "tensor":
+        if isinstance(value, TensorSpec):
             return build_tensor(value, seed, device)
-        if kind == "array":
-            return build_array(value, seed)
-    except (KeyError, TypeError, ValueError) as exc:
+        return build_array(value, seed)
+    except (TypeError, ValueError) as exc:
+        # What the spec's type cannot see: values that do not fit the shape or the dtype.
         raise CaseInputError(f"argument {name!r}: {exc}") from exc
-    raise CaseInputError(f"argument {name!r}: unknown generator {kind!r}; known: {GENERATORS}")
 
 
 def build_inputs(case: CaseSpec, device: str) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from pathlib import Path
 from common.spec import MODULES, ExerciseError, ExerciseLibrary
 from common.store import Store
 from common.submission import SubmissionError, source_from_text, source_from_upload
+from worker.checks import checked_library
 from worker.config import ConfigError, WorkerConfig
 from worker.pipeline import GraderError, Pipeline
 from worker.report import render_text
@@ -193,9 +194,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         config = WorkerConfig.from_env()
-        library = ExerciseLibrary(args.exercises or config.exercises_dir)
+        library = checked_library(args.exercises or config.exercises_dir)
         if args.command == "exercises" and args.action == "import":
-            library = ExerciseLibrary(args.dir)  # the folder being imported is what is graded
+            library = checked_library(args.dir)  # the folder being imported is what is graded
     except (ConfigError, ExerciseError) as exc:
         return _usage_error(str(exc))
     problem = _arguments_problem(args, library)

@@ -20,11 +20,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from common.protocol import CaseReport, CaseStatus, CheckResult, CodeProblem, Verdict
+from common.protocol import CaseReport, CaseStatus, CheckResult, CodeProblem, Hint, Verdict
 from common.scoring import score_checks
 from common.spec import CaseSpec, Exercise, ExerciseError, ExerciseLibrary
 from worker.cases import build_inputs, describe_input
-from worker.checks.base import CheckContext, CheckOutcome, call_check, get_check
+from worker.checks.base import (
+    CheckArgumentError,
+    CheckBug,
+    CheckContext,
+    CheckOutcome,
+    call_check,
+    get_check,
+)
 from worker.devices import resolve_device
 from worker.harness.gpu import GPU_UNAVAILABLE
 from worker.invocation import invoke
@@ -332,13 +339,19 @@ class Pipeline:
                                        expected[case.name].originals, device)
                     try:
                         outcome = call_check(spec.name, ctx, spec.args)
-                    except TypeError as exc:  # wrong args in exercise.yaml
-                        raise GraderError(f"{exercise.slug}: check {spec.key}: {exc}") from exc
+                    except CheckArgumentError as exc:  # a library without the contract let it in
+                        raise GraderError(f"{exercise.slug}: check {spec.key}: wrong args in "
+                                          f"exercise.yaml: {exc}") from exc
+                    except CheckBug as exc:
+                        raise GraderError(f"{exercise.slug}: check {spec.key} failed inside the "
+                                          f"grader (a grader bug, not a mistake in the exercise "
+                                          f"or the submission): {exc}") from exc
                     passed, message = outcome.passed, outcome.message
                 else:
                     # The case says why nothing could be checked; the check does not repeat it.
                     passed, message = False, ""
                 names: list[str] = []
+                hints: list[Hint] = []
                 if not passed:
                     here = expected[case.name]
 
@@ -348,14 +361,14 @@ class Pipeline:
                     for m in exercise.misconceptions:
                         if m.check == spec.key and recognise(m, outcome, got, twin, device):
                             names.append(m.id)
-                            message += f"\nHint: {m.hint.strip()}"
+                            hints.append(Hint(misconception=m.id, text=m.hint.strip()))
                 if not case.visible:
                     # The misconception's name stays (instructors' statistics); its hint and
                     # the check's message, which may quote hidden values, do not.
-                    message = _hidden_check_message(passed, status)
+                    message, hints = _hidden_check_message(passed, status), []
                 items.append((CheckResult(
                     name=spec.key, case=case.name, visible=case.visible, passed=passed,
-                    score=0.0, max_score=0.0, message=message.lstrip("\n"),
+                    score=0.0, max_score=0.0, message=message, hints=hints,
                     misconceptions=names, extra_credit=spec.extra_credit,
                     run=outcome is not None,
                 ), spec.weight))

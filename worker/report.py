@@ -21,16 +21,19 @@ def points(value: float) -> str:
     return f"{round(value, 2):g}"
 
 
-def _once(message: str, shown: set[str]) -> str:
-    """The message with any hint already shown above replaced by a pointer to it."""
-    kept = []
-    for line in message.splitlines():
-        if line.startswith("Hint: "):
-            if line in shown:
-                line = "Hint: the same as above."
-            shown.add(line)
-        kept.append(line)
-    return "\n".join(kept)
+def _hint_lines(check: CheckResult, shown: set[str]) -> str:
+    """The check's hints, one ``Hint:`` line each; a hint already shown above is pointed at."""
+    lines = []
+    for hint in check.hints:
+        line = f"Hint: {hint.text}"
+        lines.append("Hint: the same as above." if line in shown else line)
+        shown.add(line)
+    return "\n".join(lines)
+
+
+def _explanation(check: CheckResult, hints_shown: set[str]) -> str:
+    """What a failed check says: its message, then its hints."""
+    return "\n".join(part for part in (check.message, _hint_lines(check, hints_shown)) if part)
 
 
 def _headline(verdict: Verdict) -> str:
@@ -54,8 +57,8 @@ def _check_lines(check: CheckResult, hints_shown: set[str]) -> list[str]:
     else:
         line = f"  [{tick}] {check.name}: {points(check.score)}/{points(check.max_score)}"
     lines = [line + (" (learning objective)" if check.objective and not check.passed else "")]
-    if check.message and (not check.passed or check.extra_credit):
-        lines.append(_indent(_once(check.message, hints_shown), "         "))
+    if (check.message or check.hints) and (not check.passed or check.extra_credit):
+        lines.append(_indent(_explanation(check, hints_shown), "         "))
     return lines
 
 
@@ -75,8 +78,8 @@ def _case_lines(verdict: Verdict, case: CaseReport, hints_shown: set[str],
     if unchecked:
         lines.append(f"  not checked: {', '.join(c.name for c in unchecked)}")
         for check in unchecked:
-            if check.message:
-                lines.append(_indent(_once(check.message, hints_shown), "         "))
+            if check.message or check.hints:
+                lines.append(_indent(_explanation(check, hints_shown), "         "))
     for check in (c for c in checks if c.run):
         lines += _check_lines(check, hints_shown)
     return lines

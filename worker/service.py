@@ -11,7 +11,7 @@ import logging
 import os
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
@@ -22,6 +22,7 @@ from common.records import ValidationOutcome
 from common.spec import ExerciseError, ExerciseLibrary
 from common.store import Store
 from worker.callbacks import CallbackError, callback_body, deliver
+from worker.checks import checked_library
 from worker.config import WorkerConfig
 from worker.exercise_cache import CacheUnsafe, unpacked
 from worker.pipeline import GraderError, Pipeline
@@ -57,7 +58,7 @@ class Runtime:
         return cls(
             settings=settings,
             store=Store.from_url(settings.redis_url, settings.key_prefix),
-            course=ExerciseLibrary(config.exercises_dir),
+            course=checked_library(config.exercises_dir),
             config=config,
         )
 
@@ -81,7 +82,7 @@ class Runtime:
         stored = self.store.get_exercise(slug)
         if stored is None:
             return self.course
-        return ExerciseLibrary(unpacked(self.settings.cache_dir, stored))
+        return checked_library(unpacked(self.settings.cache_dir, stored))
 
 
 _runtime: tuple[int, Runtime] | None = None
@@ -171,20 +172,29 @@ def validate_upload(rt: Runtime, upload_id: str) -> ValidationOutcome | None:
     if bundle is None:
         return None
     with tempfile.TemporaryDirectory(prefix="grader-validate-") as tmp:
-        library = ExerciseLibrary(bundle.write_course(Path(tmp)))
+        library = checked_library(bundle.write_course(Path(tmp)))
         try:
             exercise = library.load(bundle.slug)
             report = validate_exercise(
                 Pipeline(library, rt.runner, rt.config.gpu_memory_fraction,
                          sandboxed_reference=True), exercise)
-        except (ExerciseError, GraderError, RunnerUnavailable) as exc:
+        except ExerciseError as exc:
+            outcome = ValidationOutcome(ok=False, problems=_as_uploaded(exc, tmp, bundle.slug))
+        except (GraderError, RunnerUnavailable) as exc:
             outcome = ValidationOutcome(ok=False, problems=[str(exc)])
         else:
-            outcome = ValidationOutcome(ok=report.ok, lines=report.lines,
-                                        problems=report.problems,
-                                        content_hash=exercise.content_hash)
+            outcome = report.outcome(exercise.content_hash)
     rt.store.put_report(upload_id, outcome, rt.settings.upload_ttl_s)
     return outcome
+
+
+def _as_uploaded(error: ExerciseError, tmp: str, slug: str) -> list[str]:
+    """Each problem (a check's wrong argument, at its line) with its file named as in the
+    upload, not by the temporary folder it was checked in."""
+    if not error.problems:
+        return [str(error).replace(f"{tmp}/exercises/{slug}/", "").replace(f"{tmp}/", "")]
+    return [replace(p, file=p.file.removeprefix(f"{tmp}/exercises/{slug}/")
+                    .removeprefix(f"{tmp}/")).render() for p in error.problems]
 
 
 CallbackOutcome = Literal["delivered", "retry", "failed", "skipped"]

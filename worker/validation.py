@@ -14,8 +14,11 @@ import ast
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from common.records import ValidationOutcome
 from common.scoring import OBJECTIVE_CAP
 from common.spec import Exercise, ExerciseError, GoldenSpec
+from common.spec.contract import contract_problems
+from worker.checks import CONTRACT
 from worker.checks.base import UnknownCheckError, get_check
 from worker.devices import resolve_device
 from worker.pipeline import GraderError, Pipeline
@@ -24,7 +27,11 @@ from worker.reference import load_reference, reference_function
 
 @dataclass
 class ValidationReport:
-    """What validating one exercise found: a line per submission graded, and the problems."""
+    """What validating one exercise found: a line per submission graded, and the problems.
+
+    Built up while validating; what crosses to the web (through the store) is its
+    :meth:`outcome`, :class:`common.records.ValidationOutcome`.
+    """
 
     slug: str
     lines: list[str] = field(default_factory=list)
@@ -35,6 +42,11 @@ class ValidationReport:
         """True when the exercise may go live."""
         return not self.problems
 
+    def outcome(self, content_hash: str = "") -> ValidationOutcome:
+        """The report as the store keeps it and the API shows it."""
+        return ValidationOutcome(ok=self.ok, lines=list(self.lines),
+                                 problems=list(self.problems), content_hash=content_hash)
+
 
 def _static_problems(pipeline: Pipeline, exercise: Exercise) -> list[str]:
     problems = []
@@ -43,6 +55,10 @@ def _static_problems(pipeline: Pipeline, exercise: Exercise) -> list[str]:
             get_check(spec.name)
         except UnknownCheckError as exc:
             problems.append(str(exc.args[0]))
+    # A library made with the contract refused these at load, with their lines; this catches
+    # them in an exercise loaded without it.
+    problems += [f"exercise.yaml: field {'.'.join(map(str, location))}: {message}"
+                 for location, message, _ in contract_problems(exercise, CONTRACT)]
     wanted = [exercise.function, *(m.output_matches for m in exercise.misconceptions
                                    if m.output_matches)]
     path = pipeline.library.reference_path(exercise.slug)

@@ -3,6 +3,7 @@
 Importable by the web process: nothing here imports torch, NumPy or OpenCV.
 """
 
+from common.spec.contract import CheckContract, ContractProblem
 from common.spec.library import ExerciseLibrary, default_library_root
 from common.spec.model import (
     MODULES,
@@ -18,7 +19,9 @@ from common.spec.model import (
 __all__ = [
     "MODULES",
     "CaseSpec",
+    "CheckContract",
     "CheckSpec",
+    "ContractProblem",
     "Exercise",
     "ExerciseError",
     "ExerciseLibrary",

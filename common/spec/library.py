@@ -17,6 +17,8 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from common.spec.contract import CheckContract, contract_problems
+from common.spec.generators import GENERATED, LITERAL
 from common.spec.model import (
     MODULE_KEYS,
     SLUG_PATTERN,
@@ -35,9 +37,16 @@ def default_library_root() -> Path:
 
 
 class ExerciseLibrary:
-    """The exercises of one course folder, loaded and validated on demand."""
+    """The exercises of one course folder, loaded and validated on demand.
 
-    def __init__(self, root: Path | str | None = None) -> None:
+    With a ``contract`` (the worker's checks: ``worker.checks.CONTRACT``), loading also binds
+    every check's arguments and misconception's details against what the checks declare
+    (:mod:`common.spec.contract`).
+    """
+
+    def __init__(self, root: Path | str | None = None,
+                 contract: CheckContract | None = None) -> None:
+        self.contract = contract
         path = Path(root) if root is not None else default_library_root()
         path = path.resolve()
         if (path / "exercises").is_dir():
@@ -64,7 +73,7 @@ class ExerciseLibrary:
         """Load one exercise; a malformed one raises ExerciseError naming the file and field."""
         if not SLUG_PATTERN.fullmatch(slug):
             raise ExerciseError(f"{slug!r} is not an exercise slug")
-        return load_exercise(self.exercises_dir / slug, self.reference_path(slug))
+        return load_exercise(self.exercises_dir / slug, self.reference_path(slug), self.contract)
 
     def load_all(self) -> list[Exercise]:
         """Every exercise, in the course notebook's order; the first malformed one raises."""
@@ -115,14 +124,35 @@ def _read_yaml(path: Path) -> tuple[dict[str, Any], str]:
 
 def _message(item: Any) -> str:
     """Pydantic's message without its "Value error, " prefix."""
+    if item["type"] == "union_tag_invalid":  # a generator spec's `gen`
+        context = item.get("ctx") or {}
+        return (f"unknown generator {context.get('tag')!r}; known: "
+                f"{str(context.get('expected_tags', '')).replace(chr(39), '')}")
     return str(item["msg"]).removeprefix("Value error, ")
+
+
+def _yaml_location(location: tuple[str | int, ...]) -> tuple[str | int, ...]:
+    """The location without the names pydantic gives the branches of a case argument's
+    unions (``generated``, ``tensor``): they are not keys of the YAML."""
+    kept: list[str | int] = []
+    skip = 0
+    for index, part in enumerate(location):
+        if skip:
+            skip -= 1
+            continue
+        if index >= 4 and location[index - 4:index - 2] == ("cases", location[index - 3]) and (
+                location[index - 2] == "args") and part in (GENERATED, LITERAL):
+            skip = 1 if part == GENERATED else 0  # the generator's kind follows its branch
+            continue
+        kept.append(part)
+    return tuple(kept)
 
 
 def _describe(error: ValidationError, text: str, file: str) -> list[SpecProblem]:
     """Every validation error, located in the YAML text."""
     problems = []
     for item in error.errors():
-        location = tuple(item["loc"])
+        location = _yaml_location(tuple(item["loc"]))
         if not location:
             problems.append(SpecProblem(file, _message(item), field="(top level)"))
             continue
@@ -131,9 +161,10 @@ def _describe(error: ValidationError, text: str, file: str) -> list[SpecProblem]
     return problems
 
 
-# Loaded exercises by folder, reused while no file of the exercise or its reference changed
-# (a grading worker loads the same exercise for every submission).
-_LOADED: dict[Path, tuple[tuple[tuple[str, int, int], ...], Exercise]] = {}
+# Loaded exercises by folder and whether a contract checked them, reused while no file of the
+# exercise or its reference changed (a grading worker loads the same exercise for every
+# submission).
+_LOADED: dict[tuple[Path, bool], tuple[tuple[tuple[str, int, int], ...], Exercise]] = {}
 
 
 def _fingerprint(folder: Path, reference: Path) -> tuple[tuple[str, int, int], ...]:
@@ -148,20 +179,21 @@ def _fingerprint(folder: Path, reference: Path) -> tuple[tuple[str, int, int], .
     return tuple(sorted(stats))
 
 
-def load_exercise(folder: Path, reference: Path) -> Exercise:
-    """Parse and validate ``folder/exercise.yaml`` and the files it names (cached until one of
-    them changes)."""
-    key = folder.resolve()
+def load_exercise(folder: Path, reference: Path,
+                  contract: CheckContract | None = None) -> Exercise:
+    """Parse and validate ``folder/exercise.yaml`` and the files it names, binding its checks'
+    arguments with ``contract`` when given (cached until one of them changes)."""
+    key = (folder.resolve(), contract is not None)
     fingerprint = _fingerprint(folder, reference)
     cached = _LOADED.get(key)
     if cached is not None and cached[0] == fingerprint:
         return cached[1]
-    exercise = _parse_exercise(folder, reference)
+    exercise = _parse_exercise(folder, reference, contract)
     _LOADED[key] = (fingerprint, exercise)
     return exercise
 
 
-def _parse_exercise(folder: Path, reference: Path) -> Exercise:
+def _parse_exercise(folder: Path, reference: Path, contract: CheckContract | None) -> Exercise:
     yaml_path = folder / EXERCISE_FILE
     file = str(yaml_path)
     data, text = _read_yaml(yaml_path)
@@ -174,6 +206,9 @@ def _parse_exercise(folder: Path, reference: Path) -> Exercise:
         problems += _describe(exc, text, file)
     except InconsistentExercise as exc:
         problems += [at(text, file, location, message) for location, message in exc.items]
+    if exercise is not None and contract is not None:
+        problems += [at(text, file, location, message, at_value)
+                     for location, message, at_value in contract_problems(exercise, contract)]
     if data.get("slug") != folder.name and isinstance(data.get("slug"), str):
         problems.append(at(text, file, ("slug",),
                            f"{data['slug']!r} differs from its folder {folder.name!r}",

@@ -15,6 +15,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from common.spec.checknames import CHECK_NAMES, did_you_mean
+from common.spec.generators import Argument, as_written
 
 SLUG_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -77,16 +78,21 @@ class _Strict(BaseModel):
 class CaseSpec(_Strict):
     """One call of the learner's function: named arguments, each a literal or a generator spec.
 
-    A generator spec is a mapping with a ``gen`` key (see :mod:`worker.cases`); everything else
-    is passed through as a literal. The same seed gives the same inputs to the reference and to
-    the learner.
+    A generator spec is a mapping with a ``gen`` key, typed by
+    :mod:`common.spec.generators` (built by :mod:`worker.cases`); everything else is passed
+    through as a literal. The same seed gives the same inputs to the reference and to the
+    learner.
     """
 
     name: str
     visible: bool = False
     seed: int = 0
-    args: dict[str, Any] = Field(default_factory=dict)
+    args: dict[str, Argument] = Field(default_factory=dict)
     description: str = ""
+
+    def args_as_written(self) -> dict[str, Any]:
+        """The arguments as ``exercise.yaml`` wrote them (what the learner is shown)."""
+        return {name: as_written(value) for name, value in self.args.items()}
 
     @field_validator("name")
     @classmethod
@@ -124,7 +130,8 @@ class MisconceptionSpec(_Strict):
     """A known mistake, recognised when a check fails and the conditions below all hold.
 
     - ``details``: the failing check reported these facts (e.g. ``{got: torch.float64}``; a
-      list means any of its values);
+      list means any of its values); each check declares the keys it reports, and a key it
+      does not declare is refused at load (:mod:`common.spec.contract`);
     - ``output_matches``: the learner's return value (or, with ``target``, another target such
       as ``input.w``) equals what this function of the reference module gives on the same
       inputs (a "wrong twin" of the reference);

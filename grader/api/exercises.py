@@ -2,23 +2,9 @@
 
 from __future__ import annotations
 
-import tempfile
-import time
-from pathlib import Path
-
-from flask import current_app
 from spectree import Response
 
-from common.contract import VALIDATE_TASK, queue_for_device
-from common.records import (
-    MAX_BUNDLE_BYTES,
-    SCORE_BUCKETS,
-    SLUG_PATTERN,
-    ExerciseBundle,
-    ExerciseInfo,
-    StoredExercise,
-)
-from common.spec import ExerciseError, ExerciseLibrary
+from common.records import SCORE_BUCKETS, ExerciseInfo
 from grader.api.blueprint import bp
 from grader.api.models import (
     CheckStat,
@@ -30,14 +16,23 @@ from grader.api.models import (
     ExerciseStatsView,
     ExerciseSummary,
     ScoreBucket,
-    ValidationReport,
 )
 from grader.api.spec import api_spec, validated
 from grader.auth import authenticate, require
 from grader.catalogue import get_catalogue
-from grader.dispatch import get_dispatcher
 from grader.errors import ApiError
 from grader.gradings import current_stats
+from grader.installs import (
+    BundleTooLarge,
+    ExerciseBusy,
+    InstallError,
+    InvalidBundle,
+    InvalidExercise,
+    InvalidSlug,
+    ValidationFailed,
+    ValidationTimeout,
+    install,
+)
 from grader.storage import get_store
 
 ERRORS = {f"HTTP_{code}": ErrorBody for code in (400, 401, 403, 404, 409, 413, 415, 429)}
@@ -66,46 +61,6 @@ def get_exercise(slug: str) -> ExerciseDetail:
     return ExerciseDetail.of(_exercise(slug))
 
 
-def _parse_bundle(slug: str, body: ExerciseBundleIn) -> tuple[ExerciseBundle, ExerciseInfo]:
-    try:
-        bundle = ExerciseBundle(slug=slug, files=body.files, reference=body.reference)
-    except ValueError as exc:
-        raise ApiError(422, f"the bundle is not valid: {exc}", code="invalid_bundle") from exc
-    if bundle.size() > MAX_BUNDLE_BYTES:
-        raise ApiError(413, f"the bundle is larger than {MAX_BUNDLE_BYTES // 2**20} MB")
-    with tempfile.TemporaryDirectory(prefix="grader-bundle-") as tmp:
-        try:
-            exercise = ExerciseLibrary(bundle.write_course(Path(tmp))).load(slug)
-        except ExerciseError as exc:
-            problems = [_relative(p.as_dict(), tmp, slug) for p in exc.problems]
-            message = str(exc).replace(f"{tmp}/exercises/{slug}/", "").replace(f"{tmp}/", "")
-            count = f"{len(problems)} problems: " if len(problems) > 1 else ""
-            raise ApiError(422, f"the exercise is not valid: {count}{message}",
-                           code="invalid_exercise", details={"problems": problems}) from exc
-        return bundle, ExerciseInfo.from_exercise(exercise, "upload")
-
-
-def _relative(problem: dict[str, object], tmp: str, slug: str) -> dict[str, object]:
-    """A problem with its file named as in the upload (``exercise.yaml``,
-    ``reference/<slug>.py``), not by the temporary folder it was checked in."""
-    file = str(problem["file"])
-    for prefix in (f"{tmp}/exercises/{slug}/", f"{tmp}/"):
-        file = file.removeprefix(prefix)
-    return {**problem, "file": file}
-
-
-def _wait_for_report(upload_id: str, timeout_s: float) -> ValidationReport:
-    store = get_store()
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        outcome = store.get_report(upload_id)
-        if outcome is not None:
-            return ValidationReport(ok=outcome.ok, lines=outcome.lines, problems=outcome.problems)
-        time.sleep(0.1)
-    raise ApiError(504, f"no worker validated the exercise within {timeout_s:g} s; is a worker "
-                        "for its queue running?", code="validation_timeout")
-
-
 @bp.put("/exercises/<slug>")
 @require("instructor")
 @api_spec.validate(json=ExerciseBundleIn,
@@ -121,36 +76,34 @@ def put_exercise(slug: str) -> tuple[ExerciseSaved, int]:
     """
     token = authenticate()
     body: ExerciseBundleIn = validated("json")
-    saved = install_exercise(slug, body, token.id)
+    saved = _install(slug, body, token.id)
     return saved, 201 if saved.created else 200
 
 
-def install_exercise(slug: str, body: ExerciseBundleIn, uploaded_by: str) -> ExerciseSaved:
-    """Check a bundle, validate it on a worker and, if it passes, make it live; raises
-    :class:`ApiError` (422 with the report as ``details`` when validation fails). The API's
-    PUT and the instructors' upload page both go through here."""
-    if not SLUG_PATTERN.fullmatch(slug):
-        raise ApiError(422, "a slug is 1-100 lowercase letters and digits joined by single "
-                            "hyphens", code="invalid_slug")
-    bundle, info = _parse_bundle(slug, body)
-    store = get_store()
-    timeout_s = float(current_app.config["VALIDATION_TIMEOUT_S"])
-    if not store.lock_exercise(slug, int(timeout_s) + 60):
-        raise ApiError(409, f"exercise {slug!r} is already being validated; try again shortly")
+def _install(slug: str, body: ExerciseBundleIn, uploaded_by: str) -> ExerciseSaved:
+    """:func:`grader.installs.install` with its domain errors as the API's answers (422 with
+    the located problems or the validation report as ``details``)."""
     try:
-        upload_id = store.stage_upload(bundle, int(timeout_s) + 3600)
-        get_dispatcher().send(VALIDATE_TASK, upload_id, queue_for_device(info.device))
-        report = _wait_for_report(upload_id, timeout_s)
-        if not report.ok:
-            raise ApiError(422, f"exercise {slug!r} failed validation: "
-                                f"{'; '.join(report.problems[:3])}",
-                           code="validation_failed", details=report.model_dump())
-        created = get_catalogue().get(slug) is None
-        store.put_exercise(StoredExercise(info=info, bundle=bundle, uploaded_at=time.time(),
-                                          uploaded_by=uploaded_by))
-    finally:
-        store.unlock_exercise(slug)
-    return ExerciseSaved(exercise=ExerciseDetail.of(info), created=created, validation=report)
+        installed = install(slug, body.files, body.reference, uploaded_by)
+    except InstallError as exc:
+        raise _api_error(exc) from exc
+    return ExerciseSaved(exercise=ExerciseDetail.of(installed.info), created=installed.created,
+                         validation=installed.report)
+
+
+def _api_error(exc: InstallError) -> ApiError:
+    """The JSON answer to an installation's domain error."""
+    if isinstance(exc, InvalidExercise):
+        return ApiError(422, str(exc), code="invalid_exercise", details={"problems": exc.problems})
+    if isinstance(exc, ValidationFailed):
+        return ApiError(422, str(exc), code="validation_failed",
+                        details=exc.report.model_dump())
+    status, code = {
+        InvalidSlug: (422, "invalid_slug"), InvalidBundle: (422, "invalid_bundle"),
+        BundleTooLarge: (413, None), ExerciseBusy: (409, None),
+        ValidationTimeout: (504, "validation_timeout"),
+    }.get(type(exc), (500, None))
+    return ApiError(status, str(exc), code=code)
 
 
 @bp.get("/exercises/<slug>/stats")

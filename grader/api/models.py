@@ -16,6 +16,7 @@ from common.records import (
     ExerciseInfo,
     SubmissionRecord,
     SubmissionStatus,
+    ValidationOutcome,
 )
 
 SLUG = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
@@ -110,20 +111,13 @@ class ExerciseBundleIn(_Request):
     reference: str = Field(min_length=1)
 
 
-class ValidationReport(BaseModel):
-    """What ``grader exercises validate`` found on the worker."""
-
-    ok: bool
-    lines: list[str]
-    problems: list[str]
-
-
 class ExerciseSaved(BaseModel):
     """The exercise as now live, and the report that let it in."""
 
     exercise: ExerciseDetail
     created: bool
-    validation: ValidationReport
+    # The worker's report as the store keeps it (one model, in common/, for both sides).
+    validation: ValidationOutcome
 
 
 class CheckStat(BaseModel):

@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
+import io
 import logging
 import time
 from urllib.parse import urlsplit
 
 from flask import current_app, url_for
 from spectree import Response
+from werkzeug.datastructures import FileStorage
 
 from common.callback_policy import CallbackRefused, check_callback_url, parse_networks
 from common.records import SubmissionRecord, TokenRecord
 from common.submission import (
-    MAX_UPLOAD_BYTES,
     SubmissionError,
-    source_from_text,
-    source_from_upload,
+    SubmissionTooLarge,
+    UnsupportedUpload,
+    read_submission,
 )
 from grader.api.blueprint import bp
 from grader.api.models import (
@@ -57,21 +59,15 @@ def _source(json: SubmissionIn | None, form: SubmissionUpload | None) -> tuple[s
     max_bytes = int(current_app.config["SUBMISSION_MAX_BYTES"])
     try:
         if json is not None:
-            if len(json.code.encode("utf-8", errors="replace")) > max_bytes:
-                raise ApiError(413, f"the code is larger than {max_bytes // 1024} KB")
-            return source_from_text(json.code), None
+            return read_submission(json.code, None, None, max_bytes)
         assert form is not None
-        upload = form.file
-        filename = str(getattr(upload, "filename", "") or "")
-        data = upload.read(MAX_UPLOAD_BYTES + 1) if hasattr(upload, "read") else b""
-        if len(data) > MAX_UPLOAD_BYTES:
-            raise ApiError(413, f"the file is larger than {MAX_UPLOAD_BYTES // 2**20} MB")
-        if not filename.lower().endswith((".py", ".ipynb")):
-            raise ApiError(415, "upload a .py file or a Jupyter notebook (.ipynb)")
-        source = source_from_upload(filename, data)
-        if len(source.encode()) > max_bytes:
-            raise ApiError(413, f"the code is larger than {max_bytes // 1024} KB")
-        return source, filename[:200]
+        # A form field named "file" that is not a file reads as an empty file with no name.
+        upload = form.file if isinstance(form.file, FileStorage) else FileStorage(io.BytesIO())
+        return read_submission(None, upload.stream, upload.filename or "", max_bytes)
+    except SubmissionTooLarge as exc:
+        raise ApiError(413, str(exc)) from exc
+    except UnsupportedUpload as exc:
+        raise ApiError(415, str(exc)) from exc
     except SubmissionError as exc:
         raise ApiError(422, str(exc), code="invalid_submission") from exc
 

@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from common.protocol import Verdict
 from common.records import SubmissionRecord
 from grader.pages.attempts import regrade_of
-from grader.pages.results import HINT_MARK
 
 MESSAGES_PER_CHECK = 3
 # A number standing on its own (not part of a name such as float64), with an optional sign,
@@ -31,9 +30,9 @@ _TOLERANCE = re.compile(r"\s*\((?:tolerance: [^)]*|compared exactly)\)")
 
 
 def mistake_of(message: str) -> str:
-    """A failure message as the mistake it describes: its first line without hints, with the
-    values replaced by ``…`` (runs of values by one)."""
-    lines = message.split(HINT_MARK)[0].strip().splitlines()
+    """A failure message as the mistake it describes: its first line, with the values replaced
+    by ``…`` (runs of values by one)."""
+    lines = message.strip().splitlines()
     if not lines:
         return "(no message)"
     text = _TOLERANCE.sub("", lines[0])

@@ -19,7 +19,6 @@ from common.scoring import objective_notice
 from grader.pages.statement import render_inline
 
 OUTPUT_CAP = 10_000
-HINT_MARK = "\nHint: "
 
 CASE_STATUS_LABELS = {
     "returned": "returned",
@@ -55,7 +54,7 @@ def _without_not_run(message: str) -> str:
 
 @dataclass(frozen=True)
 class CheckView:
-    """One check on one case, its message split from the misconception hints."""
+    """One check on one case: its message and the hints of the misconceptions recognised."""
 
     name: str
     passed: bool
@@ -82,24 +81,21 @@ class CheckView:
 
     @classmethod
     def of(cls, result: CheckResult, shown: dict[str, str]) -> CheckView:
-        """Split ``message`` at the pipeline's ``Hint:`` lines; a hint already in ``shown``
-        (from an earlier case, by misconception: the case that showed it) is not repeated,
-        only pointed at."""
-        message, *texts = ("\n" + result.message).split(HINT_MARK)
-        ids = list(result.misconceptions) + [""] * (len(texts) - len(result.misconceptions))
+        """The check with its hints; a hint already in ``shown`` (from an earlier case, by
+        misconception: the case that showed it) is not repeated, only pointed at."""
         hints, misconceptions, repeated = [], [], []
-        for misconception, text in zip(ids, texts, strict=False):
-            key = misconception or text.strip()
+        for hint in result.hints:
+            key = hint.misconception or hint.text
             if key in shown:
                 if shown[key] not in repeated:
                     repeated.append(shown[key])
                 continue
             shown[key] = result.case
-            hints.append(render_inline(text.strip()))
-            misconceptions.append(misconception)
+            hints.append(render_inline(hint.text))
+            misconceptions.append(hint.misconception)
         return cls(name=result.name, passed=result.passed, score=result.score,
                    max_score=result.max_score, extra_credit=result.extra_credit,
-                   message=message.strip(), hints=hints, misconceptions=misconceptions,
+                   message=result.message.strip(), hints=hints, misconceptions=misconceptions,
                    repeated=repeated, run=result.run, objective=result.objective)
 
 

@@ -7,32 +7,19 @@ from flask import current_app
 from werkzeug.datastructures import FileStorage
 
 from common.records import ExerciseInfo, SubmissionRecord
-from common.submission import (
-    MAX_UPLOAD_BYTES,
-    SubmissionError,
-    source_from_text,
-    source_from_upload,
-)
+from common.submission import read_submission
 from grader.intake import accept
 
 
 def read_source(code: str | None, upload: FileStorage | None) -> tuple[str, str | None]:
     """The submitted source and its file name: the uploaded file if one was chosen, else the
-    editor's text. SubmissionError says what is wrong with either."""
+    editor's text (:func:`common.submission.read_submission`, as the API reads them).
+    SubmissionError says what is wrong with either."""
     max_bytes = int(current_app.config["SUBMISSION_MAX_BYTES"])
     if upload is not None and upload.filename:
-        filename = upload.filename
-        if not filename.lower().endswith((".py", ".ipynb")):
-            raise SubmissionError("upload a .py file or a Jupyter notebook (.ipynb)")
-        data = upload.stream.read(MAX_UPLOAD_BYTES + 1)
-        source = source_from_upload(filename, data)
-        name: str | None = filename[:200]
-    else:
-        source = source_from_text((code or "").replace("\r\n", "\n"))
-        name = None
-    if len(source.encode()) > max_bytes:
-        raise SubmissionError(f"the code is larger than {max_bytes // 1024} KB")
-    return source, name
+        return read_submission(None, upload.stream, upload.filename, max_bytes)
+    # A browser's form sends the editor's text with CRLF line ends.
+    return read_submission((code or "").replace("\r\n", "\n"), None, None, max_bytes)
 
 
 def enqueue(exercise: ExerciseInfo, learner: str, source: str, filename: str | None,

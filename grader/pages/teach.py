@@ -19,11 +19,8 @@ from werkzeug.wrappers import Response as BaseResponse
 from common.records import ExerciseInfo, SubmissionRecord
 from common.spec import MODULES
 from grader.accounts import AccountError
-from grader.api.exercises import install_exercise
-from grader.api.gradebook import gradebook_csv
-from grader.api.models import ExerciseBundleIn
 from grader.catalogue import get_catalogue
-from grader.errors import ApiError
+from grader.gradebook import gradebook_csv
 from grader.gradings import (
     HISTORY_LIMIT,
     course_records,
@@ -34,6 +31,15 @@ from grader.gradings import (
     stats_of,
     submissions_of,
     verdicts_of,
+)
+from grader.installs import (
+    BundleTooLarge,
+    ExerciseBusy,
+    InstallError,
+    InvalidExercise,
+    ValidationFailed,
+    ValidationTimeout,
+    install,
 )
 from grader.intake import QueueUnavailable
 from grader.pages import analytics
@@ -175,35 +181,50 @@ def upload() -> str | tuple[str, int]:
         return render_template("teach/upload.html", form=form, outcome=None)
     try:
         uploaded = _uploaded(form)
-        saved = install_exercise(uploaded.slug,
-                                 ExerciseBundleIn(files=uploaded.files,
-                                                  reference=uploaded.reference),
-                                 f"account:{signed_in().username}")
+        installed = install(uploaded.slug, uploaded.files, uploaded.reference,
+                            f"account:{signed_in().username}")
     except BundleError as exc:
         outcome = {"ok": False, "lines": [], "problems": [],
                    "message": "The upload has a problem, shown below at its line."
                    if exc.problems else str(exc),
                    "errors": [p.as_dict() for p in exc.problems]}
         return render_template("teach/upload.html", form=form, outcome=outcome), 422
-    except ApiError as exc:
-        report = exc.details if isinstance(exc.details, dict) else {}
-        problems = report.get("problems", [])
-        # Authoring errors come located (file, line, field, caret); validation problems as text.
-        located = [p for p in problems if isinstance(p, dict)]
-        outcome = {"ok": False, "lines": report.get("lines", []),
-                   "message": (f"The exercise has {len(located)} "
-                               f"problem{'s' if len(located) != 1 else ''}; each is shown "
-                               "below at its line." if located else exc.message),
-                   "errors": located,
-                   "problems": [p for p in problems if not isinstance(p, dict)]}
-        return render_template("teach/upload.html", form=form, outcome=outcome), exc.status
-    outcome = {"ok": True, "created": saved.created, "slug": saved.exercise.slug,
-               "title": saved.exercise.title, "lines": saved.validation.lines,
-               "problems": saved.validation.problems,
-               "message": ("Added" if saved.created else "Replaced")
-               + f" {saved.exercise.title!r}: it passed validation and is live."}
+    except InstallError as exc:
+        return render_template("teach/upload.html", form=form,
+                               outcome=_refused(exc)), _status(exc)
+    info = installed.info
+    outcome = {"ok": True, "created": installed.created, "slug": info.slug,
+               "title": info.title, "lines": installed.report.lines,
+               "problems": installed.report.problems,
+               "message": ("Added" if installed.created else "Replaced")
+               + f" {info.title!r}: it passed validation and is live."}
     return render_template("teach/upload.html", form=ExerciseUploadForm(formdata=None),
                            outcome=outcome)
+
+
+def _refused(exc: InstallError) -> dict[str, object]:
+    """What the upload page shows of a refused exercise: authoring errors located (file,
+    line, field, caret), validation problems as text, the validation report's lines."""
+    if isinstance(exc, InvalidExercise):
+        count = len(exc.problems)
+        return {"ok": False, "lines": [], "problems": [], "errors": exc.problems,
+                "message": f"The exercise has {count} problem{'s' if count != 1 else ''}; each "
+                           "is shown below at its line."}
+    if isinstance(exc, ValidationFailed):
+        return {"ok": False, "lines": exc.report.lines, "problems": exc.report.problems,
+                "errors": [], "message": str(exc)}
+    return {"ok": False, "lines": [], "problems": [], "errors": [], "message": str(exc)}
+
+
+def _status(exc: InstallError) -> int:
+    """The page's HTTP status for a refused upload."""
+    if isinstance(exc, BundleTooLarge):
+        return 413
+    if isinstance(exc, ExerciseBusy):
+        return 409
+    if isinstance(exc, ValidationTimeout):
+        return 504
+    return 422
 
 
 @bp.get("/gradebook")

@@ -10,7 +10,7 @@ from html.parser import HTMLParser
 import pytest
 from werkzeug.datastructures import FileStorage
 
-from common.protocol import CaseReport, CheckResult, CodeProblem, Verdict
+from common.protocol import CaseReport, CheckResult, CodeProblem, Hint, Verdict
 from common.records import SubmissionRecord
 from grader.gradings import best_scores, current_gradings, stats_of
 from grader.pages.analytics import attempts_to_full_marks, failing_checks, mistake_of
@@ -113,6 +113,30 @@ def test_result_shows_hidden_cases_without_inputs_and_each_hint_once() -> None:
     assert not shown.passed and shown.score == 1.0 and shown.max_score == 2.0
     assert view.stdout_truncated and len(view.stdout) == 10_000
     assert ("dtype", 0, 2) in view.check_totals and view.percent == 50
+
+
+def test_hints_are_data_shown_apart_from_the_message() -> None:
+    check = CheckResult(name="dtype", case="shown", visible=True, passed=False, score=0,
+                        max_score=1, message="expected float32, got float64",
+                        misconceptions=["numpy-float64"],
+                        hints=[Hint(misconception="numpy-float64", text="use `torch.zeros`")])
+    verdict = Verdict(exercise="ex", status="failed", score=0, max_score=1, checks=[check],
+                      cases=[CaseReport(name="shown", visible=True, status="returned")])
+    view = result_view(_record(), verdict).visible_cases[0].checks[0]
+    assert view.message == "expected float32, got float64"
+    assert [(m, str(h)) for m, h in view.labelled_hints] == [
+        ("numpy-float64", "use <code>torch.zeros</code>")]
+    assert "hints" in verdict.model_dump(mode="json")["checks"][0]
+
+
+def test_a_result_stored_with_hints_in_its_message_reads_as_hints() -> None:
+    stored = {"name": "dtype", "case": "a", "visible": True, "passed": False, "score": 0,
+              "max_score": 1, "message": "got float64\nHint: use `zeros`\nHint: or `ones`",
+              "misconceptions": ["numpy-float64"]}
+    check = CheckResult.model_validate(stored)
+    assert check.message == "got float64"
+    assert check.hints == [Hint(misconception="numpy-float64", text="use `zeros`"),
+                           Hint(misconception="", text="or `ones`")]
 
 
 def test_messages_render_code_spans_and_escape_the_rest() -> None:

@@ -30,11 +30,15 @@ def test_check_json_has_the_documented_shape(tmp_path: Path) -> None:
     assert {"name", "case", "passed", "score", "max_score", "message"} <= set(check)
     failed = [c for c in verdict["checks"] if not c["passed"]]
     shown = [c for c in failed if c["visible"]]
-    assert shown and all("from_numpy(arr)` shares its memory" in c["message"] for c in shown)
+    # The hint is data beside the message, naming the misconception it explains.
+    assert shown and all(c["hints"] == [{"misconception": "copies",
+                                         "text": c["hints"][0]["text"]}] for c in shown)
+    assert all("from_numpy(arr)` shares its memory" in c["hints"][0]["text"]
+               and "Hint" not in c["message"] for c in shown)
     # Hidden cases: pass/fail only, no message or hint that could quote hidden values.
     hidden = [c for c in failed if not c["visible"]]
     assert all(c["message"] == "failed on this hidden case (details of hidden cases are not "
-               "shown)" for c in hidden)
+               "shown)" and c["hints"] == [] for c in hidden)
 
 
 def test_check_exits_zero_on_full_marks_with_a_readable_report(tmp_path: Path) -> None:

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import io
 import json
 
 import nbformat
 import pytest
 
 from common.submission import (
+    MAX_UPLOAD_BYTES,
     SubmissionError,
+    SubmissionTooLarge,
+    UnsupportedUpload,
+    read_submission,
     source_from_notebook,
     source_from_text,
     source_from_upload,
@@ -68,3 +73,18 @@ def test_uploads_must_be_python_or_notebooks() -> None:
         source_from_text(b"\xff\xfe\x00x")
     with pytest.raises(SubmissionError, match="empty"):
         source_from_text("  \n")
+
+
+def test_one_reader_takes_pasted_code_or_an_uploaded_file() -> None:
+    assert read_submission("x = 1\n", None, None, 100) == ("x = 1\n", None)
+    assert read_submission(None, io.BytesIO(b"x = 2\n"), "mine.py", 100) == ("x = 2\n",
+                                                                             "mine.py")
+
+
+def test_the_reader_says_which_limit_or_kind_an_upload_breaks() -> None:
+    with pytest.raises(SubmissionTooLarge, match="larger than 1 KB"):
+        read_submission("x = 1\n" * 400, None, None, 1024)
+    with pytest.raises(SubmissionTooLarge, match="larger than 2 MB"):
+        read_submission(None, io.BytesIO(b"#" * (MAX_UPLOAD_BYTES + 1)), "big.py", 1024)
+    with pytest.raises(UnsupportedUpload, match=r"\.py file or a Jupyter notebook"):
+        read_submission(None, io.BytesIO(b"x = 1\n"), "notes.txt", 1024)

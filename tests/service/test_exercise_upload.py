@@ -76,3 +76,24 @@ def test_malformed_bundle_is_refused_before_any_worker_runs(service: Namespace) 
                                   json=bundle("add-six"))
     assert mismatch.status_code == 422
     assert "folder" in mismatch.get_json()["error"]["message"]
+
+
+def test_a_check_argument_the_check_does_not_take_is_refused_with_its_line(
+    service: Namespace,
+) -> None:
+    wrong = bundle("add-seven")
+    files = wrong["files"]
+    assert isinstance(files, dict)
+    files["exercise.yaml"] = str(files["exercise.yaml"]).replace(
+        "    args: {type: tensor}", "    args: {kind: tensor}")
+    line = str(files["exercise.yaml"]).splitlines().index("    args: {kind: tensor}") + 1
+    response = service.client.put("/api/v1/exercises/add-seven", headers=service.headers(),
+                                  json=wrong)
+    assert response.status_code == 422
+    error = response.get_json()["error"]
+    # Bound on the worker, against the check's signature: named as in the upload, at its line.
+    assert error["code"] == "validation_failed"
+    (problem,) = error["details"]["problems"]
+    assert problem.startswith(f"exercise.yaml:{line}: field checks.0.args.kind: check 'returns' "
+                              "takes no argument 'kind'")
+    assert "Its arguments: type (optional), target (optional)." in problem

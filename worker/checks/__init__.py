@@ -1,7 +1,8 @@
 """The checks library: one facade for every check an exercise can name.
 
-Each check is a pure function ``check(ctx, **args) -> CheckOutcome`` registered by name; see
-:mod:`worker.checks.base`. ``exercise.yaml`` chooses checks by their registered name.
+Each check is a pure function ``check(ctx, **args) -> CheckOutcome`` registered by name with
+the details it reports; see :mod:`worker.checks.base`. ``exercise.yaml`` chooses checks by their
+registered name; :data:`CONTRACT` binds its arguments and misconceptions to them at load.
 """
 
 from worker.checks.autograd import (
@@ -15,6 +16,8 @@ from worker.checks.autograd import (
 from worker.checks.base import (
     REGISTRY,
     Check,
+    CheckArgumentError,
+    CheckBug,
     CheckContext,
     CheckOutcome,
     UnknownCheckError,
@@ -22,6 +25,7 @@ from worker.checks.base import (
     get_check,
     register,
 )
+from worker.checks.contract import CONTRACT, checked_library
 from worker.checks.memory import is_view_of, no_shared_memory, shares_memory
 from worker.checks.mutation import input_unchanged, modified_in_place
 from worker.checks.state import rng_unchanged
@@ -29,13 +33,17 @@ from worker.checks.structure import device, dtype, returns, shape, strides
 from worker.checks.values import all_finite, tolerance, values
 
 __all__ = [
+    "CONTRACT",
     "REGISTRY",
     "Check",
+    "CheckArgumentError",
+    "CheckBug",
     "CheckContext",
     "CheckOutcome",
     "UnknownCheckError",
     "all_finite",
     "call_check",
+    "checked_library",
     "device",
     "dtype",
     "get_check",

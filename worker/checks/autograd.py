@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from worker.checks.base import CheckContext, CheckOutcome, failed, passed, register, what
-from worker.checks.values import compare_values
+from worker.checks.values import COMPARISON_DETAILS, compare_values
 
 
 def _tensor_flag(ctx: CheckContext, target: str, flag: str) -> bool | str | None:
@@ -16,7 +16,7 @@ def _tensor_flag(ctx: CheckContext, target: str, flag: str) -> bool | str | None
     return value
 
 
-@register("requires_grad")
+@register("requires_grad", details=("got",))
 def requires_grad(ctx: CheckContext, expected: bool, target: str = "result") -> CheckOutcome:
     """The target's ``requires_grad`` is ``expected``.
 
@@ -33,7 +33,7 @@ def requires_grad(ctx: CheckContext, expected: bool, target: str = "result") -> 
     return failed(f"expected requires_grad={expected}, got requires_grad={value}", got=value)
 
 
-@register("grad_fn")
+@register("grad_fn", details=("got",))
 def grad_fn(ctx: CheckContext, present: bool, target: str = "result") -> CheckOutcome:
     """The target has a ``grad_fn`` (it was recorded in a graph) or, with ``present: false``,
     has none.
@@ -58,7 +58,7 @@ def grad_fn(ctx: CheckContext, present: bool, target: str = "result") -> CheckOu
     )
 
 
-@register("is_leaf")
+@register("is_leaf", details=("got",))
 def is_leaf(ctx: CheckContext, expected: bool, target: str = "result") -> CheckOutcome:
     """The target's ``is_leaf`` is ``expected``.
 
@@ -75,7 +75,8 @@ def is_leaf(ctx: CheckContext, expected: bool, target: str = "result") -> CheckO
     return failed(f"expected is_leaf={expected}, got is_leaf={value}", got=value)
 
 
-@register("gradients", probes=("grad_of_sum",))
+@register("gradients", probes=("grad_of_sum",),
+          details=("broken_graph", *COMPARISON_DETAILS))
 def gradients(
     ctx: CheckContext, input: str, rtol: float | None = None, atol: float | None = None
 ) -> CheckOutcome:
@@ -118,7 +119,7 @@ def gradcheck(ctx: CheckContext) -> CheckOutcome:
     return failed(f"torch.autograd.gradcheck failed in float64: {probe.message}")
 
 
-@register("grad_cleared")
+@register("grad_cleared", details=("stale_grad",))
 def grad_cleared(ctx: CheckContext, input: str) -> CheckOutcome:
     """The tensor ``input`` has no accumulated gradient left: ``.grad`` is None or all zeros.
 

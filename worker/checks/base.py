@@ -1,15 +1,20 @@
 """What every check shares: its context, its outcome, and the registry it is chosen from.
 
 A check is a small pure function ``check(ctx, **args) -> CheckOutcome``, registered by name with
-:func:`register`. ``exercise.yaml`` chooses checks by that name and passes ``args``; the pipeline
-calls each chosen check once per case, only when the learner's function returned on that case
-(a case that raised, timed out or crashed fails every check with that reason instead).
+:func:`register`, which also declares the ``details`` keys it reports (what misconceptions in
+``exercise.yaml`` may match on). ``exercise.yaml`` chooses checks by that name and passes
+``args``, bound against the function's signature when the exercise loads
+(:mod:`worker.checks.contract`); the pipeline calls each chosen check once per case, only when
+the learner's function returned on that case (a case that raised, timed out or crashed fails
+every check with that reason instead).
 """
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from common.spec import CaseSpec
@@ -58,32 +63,52 @@ CheckFunction = Callable[..., CheckOutcome]
 
 @dataclass(frozen=True)
 class Check:
-    """A registered check: its function, the probes it needs from the sandbox, its docs."""
+    """A registered check: its function, the probes it needs from the sandbox, the details it
+    reports on a failure, its docs."""
 
     name: str
     function: CheckFunction
     probes: tuple[str, ...] = ()
+    details: frozenset[str] = frozenset()
 
     @property
     def doc(self) -> str:
         """The check's docstring (every registered check has one, with an example)."""
         return self.function.__doc__ or ""
 
+    @cached_property  # bound on every call of the check: worth computing once
+    def signature(self) -> inspect.Signature:
+        """The function's signature: ``ctx``, then the arguments ``exercise.yaml`` passes."""
+        return inspect.signature(self.function)
+
 
 class UnknownCheckError(KeyError):
     """An exercise names a check that is not registered."""
 
 
+class CheckArgumentError(TypeError):
+    """The arguments from ``exercise.yaml`` do not fit the check's signature: the exercise's
+    fault (loading it with the contract says so first, with the line)."""
+
+
+class CheckBug(Exception):
+    """A check raised, or reported a detail it does not declare, while judging: the grader's
+    fault, not the exercise's nor the learner's."""
+
+
 REGISTRY: dict[str, Check] = {}
 
 
-def register(name: str, probes: tuple[str, ...] = ()) -> Callable[[CheckFunction], CheckFunction]:
-    """Register a check function under ``name``; ``probes`` are extra observations it needs."""
+def register(name: str, probes: tuple[str, ...] = (),
+             details: tuple[str, ...] = ()) -> Callable[[CheckFunction], CheckFunction]:
+    """Register a check function under ``name``; ``probes`` are extra observations it needs,
+    ``details`` the keys of the facts it reports on a failure (the contract with the
+    misconceptions of ``exercise.yaml``)."""
 
     def decorate(function: CheckFunction) -> CheckFunction:
         if name in REGISTRY:
             raise ValueError(f"check {name!r} registered twice")
-        REGISTRY[name] = Check(name, function, probes)
+        REGISTRY[name] = Check(name, function, probes, frozenset(details))
         return function
 
     return decorate
@@ -99,8 +124,26 @@ def get_check(name: str) -> Check:
 
 
 def call_check(name: str, ctx: CheckContext, args: dict[str, Any]) -> CheckOutcome:
-    """Run a registered check with the arguments from ``exercise.yaml``."""
-    return get_check(name).function(ctx, **args)
+    """Run a registered check with the arguments from ``exercise.yaml``.
+
+    Arguments that do not fit the signature raise :class:`CheckArgumentError` before the check
+    runs; whatever goes wrong inside it raises :class:`CheckBug`, so the two are never confused.
+    """
+    check = get_check(name)
+    try:
+        bound = check.signature.bind(ctx, **args)
+    except TypeError as exc:
+        raise CheckArgumentError(f"check {name!r}: {exc}") from None
+    try:
+        outcome = check.function(*bound.args, **bound.kwargs)
+    except Exception as exc:
+        raise CheckBug(f"check {name!r} raised {type(exc).__name__}: {exc}") from exc
+    undeclared = set(outcome.details) - check.details
+    if undeclared:
+        # Misconceptions are checked at load against the declared keys only.
+        raise CheckBug(f"check {name!r} reported details it does not declare: "
+                       f"{sorted(undeclared)}")
+    return outcome
 
 
 def shape_text(shape: tuple[int, ...] | None) -> str:

@@ -70,7 +70,7 @@ def swapped_message(input: str) -> str:
     )
 
 
-@register("shares_memory")
+@register("shares_memory", details=("swapped", "copied"))
 def shares_memory(ctx: CheckContext, input: str, target: str = "result") -> CheckOutcome:
     """The target shares memory with the input ``input``: a write to one shows in the other.
 
@@ -96,7 +96,7 @@ def shares_memory(ctx: CheckContext, input: str, target: str = "result") -> Chec
     )
 
 
-@register("no_shared_memory")
+@register("no_shared_memory", details=("shared",))
 def no_shared_memory(ctx: CheckContext, input: str, target: str = "result") -> CheckOutcome:
     """The target does NOT share memory with the input ``input`` (an independent copy).
 
@@ -118,7 +118,7 @@ def no_shared_memory(ctx: CheckContext, input: str, target: str = "result") -> C
     )
 
 
-@register("is_view_of")
+@register("is_view_of", details=("swapped", "copied", "offset"))
 def is_view_of(
     ctx: CheckContext, input: str, target: str = "result", same_data_ptr: bool = False
 ) -> CheckOutcome:

@@ -25,7 +25,7 @@ def _same_numbers(a: Value, b: Value) -> tuple[bool, str]:
     )
 
 
-@register("input_unchanged")
+@register("input_unchanged", details=("changed", "swapped"))
 def input_unchanged(ctx: CheckContext, input: str | None = None) -> CheckOutcome:
     """The function left its inputs (or just ``input``) exactly as they were.
 
@@ -52,7 +52,8 @@ def input_unchanged(ctx: CheckContext, input: str | None = None) -> CheckOutcome
     return passed()
 
 
-@register("modified_in_place")
+@register("modified_in_place",
+          details=("new_storage", "unchanged", "returned_other"))
 def modified_in_place(ctx: CheckContext, input: str, target: str = "result") -> CheckOutcome:
     """The function modified the tensor ``input`` in place and returned that same tensor: same
     object, same storage, and its version counter went up. (Whether the new values are right

@@ -5,7 +5,7 @@ from __future__ import annotations
 from worker.checks.base import CheckContext, CheckOutcome, failed, passed, register
 
 
-@register("rng_unchanged")
+@register("rng_unchanged", details=("changed",))
 def rng_unchanged(ctx: CheckContext) -> CheckOutcome:
     """The global random number generators (torch, NumPy, Python's ``random``) are in the same
     state after the call as before: randomness came from a local ``torch.Generator``.

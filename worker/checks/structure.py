@@ -30,7 +30,7 @@ def _kind_of(ctx_value_kind: str, type_name: str) -> str:
     return ctx_value_kind
 
 
-@register("returns")
+@register("returns", details=("got",))
 def returns(ctx: CheckContext, type: str | None = None, target: str = "result") -> CheckOutcome:
     """The returned object has the right type: ``tensor`` (a plain ``torch.Tensor``, not a
     subclass), ``ndarray``, ``float``, ``int``, ``bool``, ``tuple``, ``list`` or ``none``.
@@ -63,7 +63,7 @@ def returns(ctx: CheckContext, type: str | None = None, target: str = "result") 
     return failed(f"expected {want}, got {got.describe()}", got=have)
 
 
-@register("shape")
+@register("shape", details=("got", "expected", "transposed"))
 def shape(
     ctx: CheckContext, target: str = "result", expected: list[int] | None = None
 ) -> CheckOutcome:
@@ -96,7 +96,7 @@ def _dtype_name(dtype: str | None) -> str:
     return (dtype or "").removeprefix("torch.")
 
 
-@register("dtype")
+@register("dtype", details=("got", "expected"))
 def dtype(ctx: CheckContext, target: str = "result", expected: str | None = None) -> CheckOutcome:
     """The target's dtype equals the reference's (or ``expected``, e.g. ``float32``).
 
@@ -116,7 +116,7 @@ def dtype(ctx: CheckContext, target: str = "result", expected: str | None = None
     return failed(f"expected dtype {want}, got {have}", got=have, expected=want)
 
 
-@register("device")
+@register("device", details=("got", "expected"))
 def device(ctx: CheckContext, target: str = "result") -> CheckOutcome:
     """The target lives on the same device as the reference's result (the device the case ran
     on: ``cuda:0`` on a GPU worker, ``cpu`` otherwise).
@@ -138,7 +138,7 @@ def device(ctx: CheckContext, target: str = "result") -> CheckOutcome:
     )
 
 
-@register("strides")
+@register("strides", details=("got", "expected"))
 def strides(ctx: CheckContext, target: str = "result") -> CheckOutcome:
     """The target's strides (in elements) equal the reference's: e.g. a broadcast view has
     stride 0 on the dimension it expands.

@@ -18,6 +18,8 @@ TOLERANCES: dict[str, tuple[float, float]] = {
     "complex64": (1e-5, 1e-6),
     "complex128": (1e-7, 1e-9),
 }
+# The facts a failed comparison reports (compare_values), for misconceptions to match on.
+COMPARISON_DETAILS = ("got_kind", "transposed", "shape_mismatch", "mismatches", "max_abs_error")
 # GPU kernels (TF32, different reduction orders) get this factor more relative slack.
 DEVICE_RTOL_FACTOR = {"cuda": 10.0}
 
@@ -114,7 +116,7 @@ def compare_values(
     )
 
 
-@register("values")
+@register("values", details=COMPARISON_DETAILS)
 def values(
     ctx: CheckContext,
     target: str = "result",
@@ -136,7 +138,7 @@ def values(
     return compare_values(got, expected, rtol, atol, ctx.device)
 
 
-@register("all_finite")
+@register("all_finite", details=("non_finite",))
 def all_finite(ctx: CheckContext, target: str = "result") -> CheckOutcome:
     """Every element of the target is finite (no ``inf``, no ``nan``).
 
