@@ -1,11 +1,12 @@
 """Grading latency and throughput: the sandbox against the naive runner (not a test).
 
 Grades the same tiny submission N times, end to end through ``Pipeline.grade`` (syntax check,
-cached reference observations, two runner calls: visible then hidden cases, checks, verdict),
-(a) through the sandbox (:class:`~worker.sandbox.SandboxRunner`, every layer on, strict) and
-(b) the naive way (:class:`~worker.runner.ProcessRunner`: a fresh Python that imports torch per
-run). For each: p50/p90 latency per submission and submissions per second, one at a time and
-with one submission in flight per core (one worker process per core, each with its own slot),
+cached reference observations, the runner: one call for visible and hidden cases through the
+sandbox, two through the naive runner; checks, verdict), (a) through the sandbox
+(:class:`~worker.sandbox.SandboxRunner`, every layer on, strict) and (b) the naive way
+(:class:`~worker.process_runner.ProcessRunner`: a fresh Python that imports torch per run).
+For each: p50/p90 latency per submission and submissions per second, one at a time and with
+one submission in flight per core (one worker process per core, each with its own slot),
 then the ratios. It also times the bare runner (one ``run()`` of the visible cases) and says
 where a submission's time goes.
 
@@ -79,7 +80,7 @@ class TimedRunner:
 def _setup(kind: str, args: argparse.Namespace) -> tuple[Any, Any, Any, str]:
     from common.spec import ExerciseLibrary
     from worker.pipeline import Pipeline
-    from worker.runner import ProcessRunner
+    from worker.process_runner import ProcessRunner
 
     library = ExerciseLibrary(args.course)
     exercise = library.load(args.exercise)
@@ -226,11 +227,11 @@ def main(argv: list[str] | None = None) -> int:
     print(_line("bare runner (visible cases), one", sandbox["bare"]))
     per = statistics.mean(series.latencies) * 1e3
     print(f"  where a submission's {per:.1f} ms (mean) go: {sandbox['in_runner'] * 1e3:.1f} ms in "
-          f"the two runner calls, {per - sandbox['in_runner'] * 1e3:.1f} ms in the pipeline "
+          f"the runner, {per - sandbox['in_runner'] * 1e3:.1f} ms in the pipeline "
           f"(syntax check, cached reference, checks, verdict)")
     print(f"  CPU per submission: {host_cpu * 1e3:.1f} ms in the grading process, "
-          f"{sandbox_cpu * 1e3:.1f} ms in the zygote and its children (preparing two "
-          f"children, running and ending them)")
+          f"{sandbox_cpu * 1e3:.1f} ms in the zygote and its children (preparing the "
+          f"child, running and ending it)")
     if naive is not None and naive_parallel is not None:
         print("\nnaive (ProcessRunner: fresh Python + import torch per run)")
         print(_line("end to end, one at a time", naive))

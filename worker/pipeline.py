@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from common.protocol import CaseReport, CaseStatus, CheckResult, CodeProblem, Hint, Verdict
+from common.protocol import CaseReport, CheckResult, CodeProblem, Hint, Verdict
 from common.scoring import score_checks
 from common.spec import CaseSpec, Exercise, ExerciseError, ExerciseLibrary
 from worker.cases import build_inputs, describe_input
@@ -37,12 +37,15 @@ from worker.harness.gpu import GPU_UNAVAILABLE
 from worker.invocation import invoke
 from worker.misconceptions import recognise
 from worker.observation import Encoder, Observation, Value, decode
-from worker.problems import (
-    load_problem,
-    signature_problem,
-    syntax_problem,
-    unfinished_load,
+from worker.outcomes import (
+    case_status,
+    code_problem,
+    hidden_case_message,
+    hidden_check_message,
+    hidden_not_reached,
+    run_error,
 )
+from worker.problems import syntax_problem
 from worker.reference import load_reference, reference_function
 from worker.runner import DEFAULT_GPU_MEMORY_FRACTION, Job, Limits, Runner, RunOutcome
 
@@ -85,71 +88,6 @@ def _originals(case: CaseSpec, device: str) -> dict[str, Value]:
         dict(enumerate(encoder.arrays)),
     )
     return observation.inputs_after
-
-
-CLEAN_ENDS = ("completed", "load_error")
-HIDDEN_NOTE = "details of hidden cases are not shown"
-
-
-def _case_status(run: RunOutcome, case: str, observation: Observation | None) -> tuple[
-    CaseStatus, str
-]:
-    """What happened to one case, in the learner's words."""
-    if run.status == "tampering":
-        return "tampering", run.message
-    if observation is not None:
-        error = observation.header.error
-        if error is None:
-            if run.status not in CLEAN_ENDS and run.running_case is None:
-                # Every case had answered when the run went wrong (a crash, a protocol error,
-                # a timeout after the last case): such a run never passes.
-                return "crashed", (f"your function returned, but the run then ended badly: "
-                                   f"{run.message}; a run that does not end cleanly earns no "
-                                   "points")
-            return "returned", ""
-        if error.type == "MemoryError":
-            return "memory_limit", "your function ran out of memory (MemoryError)"
-        return "raised", f"your function raised {error.type}: {error.message}"
-    if run.load_error is not None:
-        return "not_run", ""  # the verdict's problem says why, once
-    if run.running_case == case:
-        status: CaseStatus = {
-            "timeout": "timeout", "memory_limit": "memory_limit", "output_limit": "output_limit",
-        }.get(run.status, "crashed")  # type: ignore[assignment]
-        return status, f"{run.message} (during this case)"
-    if run.status == "completed":
-        return "not_run", "not run"
-    where = f"case {run.running_case}" if run.running_case else "an earlier problem"
-    # The case where the run ended says what happened; the ones after it only point there.
-    return "not_run", f"not run: {where} ended the run"
-
-
-def _hidden_case_message(run: RunOutcome, status: CaseStatus, got: Observation | None) -> str:
-    """A hidden case's message: its status and at most an exception's type; never a message,
-    traceback, input or value (learner code can put hidden inputs into any of those)."""
-    error = got.header.error if got is not None else run.load_error
-    if status == "raised" and error is not None:
-        return f"your function raised {error.type} ({HIDDEN_NOTE})"
-    if status == "not_run" and error is not None:
-        if error.type == "MissingFunction":
-            return f"not run: {error.message}"
-        return f"not run: loading your code raised {error.type} ({HIDDEN_NOTE})"
-    return {
-        "returned": "",
-        "memory_limit": "your function ran out of memory on this case",
-        "timeout": "your code did not finish in time on this case",
-        "output_limit": "your code wrote too much output on this case",
-        "crashed": "the process crashed or misbehaved on this case, so the run failed",
-        "tampering": run.message,
-        "not_run": "not run: an earlier problem ended the run",
-    }.get(status, status)
-
-
-def _hidden_check_message(passed: bool, status: CaseStatus) -> str:
-    # A case that did not return says why once, on the case; its checks do not repeat it.
-    if passed or status != "returned":
-        return ""
-    return f"failed on this hidden case ({HIDDEN_NOTE})"
 
 
 class Pipeline:
@@ -208,7 +146,7 @@ class Pipeline:
             if any(c.visible for c in cases):
                 stdout = run.stdout
             notices.extend(n for n in run.notices if n not in notices)
-            left = _hidden_not_reached(cases, run)
+            left = hidden_not_reached(cases, run)
             if left:
                 # The run ended in its visible part (a crash, a timeout): the hidden cases get
                 # a run of their own, as they would have had the visible ones passed.
@@ -311,14 +249,14 @@ class Pipeline:
     ) -> Verdict:
         items: list[tuple[CheckResult, float]] = []
         reports: list[CaseReport] = []
-        problem = _code_problem(exercise, runs, source,
+        problem = code_problem(exercise, runs, source,
                                 {c.name for c in exercise.cases if not c.visible})
         for case in exercise.cases:
             run = runs[case.name]
             got = run.observations.get(case.name)
-            status, case_message = _case_status(run, case.name, got)
+            status, case_message = case_status(run, case.name, got)
             if not case.visible:
-                case_message = _hidden_case_message(run, status, got)
+                case_message = hidden_case_message(run, status, got)
             elif got is not None and got.header.error is not None and (
                     got.header.error.traceback):
                 case_message += "\n" + got.header.error.traceback.rstrip()
@@ -365,7 +303,7 @@ class Pipeline:
                 if not case.visible:
                     # The misconception's name stays (instructors' statistics); its hint and
                     # the check's message, which may quote hidden values, do not.
-                    message, hints = _hidden_check_message(passed, status), []
+                    message, hints = hidden_check_message(passed, status), []
                 items.append((CheckResult(
                     name=spec.key, case=case.name, visible=case.visible, passed=passed,
                     score=0.0, max_score=0.0, message=message, hints=hints,
@@ -373,7 +311,7 @@ class Pipeline:
                     run=outcome is not None,
                 ), spec.weight))
         hidden = {case.name for case in exercise.cases if not case.visible}
-        error = problem.render() if problem is not None else _run_error(runs, hidden)
+        error = problem.render() if problem is not None else run_error(runs, hidden)
         verdict = self._scored(exercise, items, reports, stdout, notices, error, problem)
         tampered = [r for r in runs.values() if r.status == "tampering"]
         if tampered:
@@ -424,77 +362,3 @@ class Pipeline:
         reports = [CaseReport(name=c.name, visible=c.visible, status="not_run")
                    for c in exercise.cases]
         return self._scored(exercise, items, reports, "", [], problem.render(), problem)
-
-
-def _code_problem(exercise: Exercise, runs: dict[str, RunOutcome], source: str,
-                  hidden: set[str]) -> CodeProblem | None:
-    """Why the submission could not run at all, if that is what happened: it did not load, its
-    loading ran out of time or memory, or its function's parameters are not the signature's.
-    A load error of the hidden cases' run alone is told by its type only: learner code can put
-    what it read there (the hidden cases' specs, seeds) into a message or a traceback."""
-    unique = _distinct_runs(runs, hidden)
-    for run, is_hidden in unique:
-        if run.load_error is not None and not is_hidden:
-            return load_problem(run.load_error, source)
-    for run, _ in unique:
-        if run.load_error is not None:
-            e = run.load_error
-            if e.type == "MissingFunction":
-                return CodeProblem(message=e.message)
-            return CodeProblem(message=f"loading your code raised {e.type} in the hidden "
-                                       f"cases' run ({HIDDEN_NOTE})")
-    for run in runs.values():
-        unfinished = unfinished_load(run)
-        if unfinished is not None:
-            return unfinished
-    observations = [o for run in runs.values() for o in run.observations.values()]
-    if len(observations) < len(exercise.cases):
-        return None
-    return signature_problem(exercise.function, exercise.signature, source, observations)
-
-
-def _hidden_not_reached(cases: tuple[CaseSpec, ...], run: RunOutcome) -> tuple[CaseSpec, ...]:
-    """The hidden cases of a run of visible and hidden cases that ended before it reached
-    them, for a reason other than the code itself (which failing to load, or tampering, is)."""
-    if not any(c.visible for c in cases) or run.hidden_reached or run.load_error is not None:
-        return ()
-    if run.status in ("completed", "tampering"):
-        return ()
-    return tuple(c for c in cases if not c.visible)
-
-
-def _distinct_runs(runs: dict[str, RunOutcome], hidden: set[str]) -> list[
-    tuple[RunOutcome, bool]
-]:
-    """Each run once, with whether it held hidden cases only (its load error is then told by
-    type alone; a run that also held visible cases loaded the code before any case)."""
-    found: dict[int, tuple[RunOutcome, bool]] = {}
-    for name, run in runs.items():
-        _, only_hidden = found.get(id(run), (run, True))
-        found[id(run)] = (run, only_hidden and name in hidden)
-    return list(found.values())
-
-
-def _run_error(runs: dict[str, RunOutcome], hidden: set[str]) -> str | None:
-    """The submission-level problem to report, if any: a load error or a run that ended early.
-    Of the hidden cases' run only the exception's type and fixed texts are told."""
-    unique = _distinct_runs(runs, hidden)
-    for run, is_hidden in unique:
-        if run.load_error is not None:
-            e = run.load_error
-            if e.type == "MissingFunction":
-                return e.message
-            if is_hidden:
-                return (f"loading your code raised {e.type} in the hidden cases' run "
-                        f"({HIDDEN_NOTE})")
-            return f"loading your code raised {e.type}: {e.message}\n{e.traceback}".rstrip()
-    problems = set()
-    for run, is_hidden in unique:
-        if run.status in ("completed",):
-            continue
-        if (is_hidden or run.hidden_reached) and run.status not in (
-                "tampering", "timeout", "memory_limit", "output_limit"):
-            problems.add(f"the run ended badly during the hidden cases ({run.status})")
-        else:
-            problems.add(run.message)
-    return "; ".join(sorted(problems)) or None

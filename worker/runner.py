@@ -2,43 +2,29 @@
 
 A :class:`Runner` takes a :class:`Job` (the learner's source, the function, the cases) and
 returns a :class:`RunOutcome`: observations as validated data, captured output, and how the
-run ended. :class:`ProcessRunner` starts a fresh Python per job with resource limits; the
+run ended. :class:`~worker.process_runner.ProcessRunner` starts a fresh Python per job; the
 hardened sandbox (:mod:`worker.sandbox`) implements the same protocol.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import resource
 import select
-import shutil
 import signal
-import subprocess
-import sys
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from common.spec import CaseSpec
-from worker.harness.frames import FrameError, FrameReader, new_key
+from worker.harness.frames import FrameReader, new_key
 from worker.observation import ErrorFacts, Observation, ObservationError, decode
 
 RunStatus = Literal[
     "completed", "load_error", "timeout", "memory_limit", "output_limit", "crashed",
     "protocol_error", "tampering",
 ]
-# The notice on every result graded without the sandbox (GRADER_RUNNER=process).
-PROCESS_RUNNER_NOTICE = (
-    "development mode (GRADER_RUNNER=process): learner code ran WITHOUT the sandbox, as the "
-    "worker's own user, with resource limits only. Do not grade real submissions like this."
-)
-
-
 # The share of each GPU's memory one job may allocate through torch's caching allocator
 # (``GRADER_GPU_MEMORY_FRACTION``; applied in the learner's process, worker/harness/gpu.py).
 DEFAULT_GPU_MEMORY_FRACTION = 0.25
@@ -284,45 +270,6 @@ def file_size_limit(limits: Limits) -> int:
     return limits.output_bytes * 4
 
 
-def _limit_resources(limits: Limits) -> None:
-    # Runs in the child between fork and exec.
-    cpu = int(limits.time_s + limits.startup_s) + 1
-    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
-    resource.setrlimit(resource.RLIMIT_AS, (limits.memory_bytes, limits.memory_bytes))
-    size = file_size_limit(limits)
-    resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    resource.setrlimit(resource.RLIMIT_NOFILE, (limits.open_files, limits.open_files))
-
-
-def scrubbed_environment(home: str) -> dict[str, str]:
-    """The only environment learner code sees: no secrets, single-threaded math libraries."""
-    return {
-        "PATH": "/usr/bin:/bin",
-        "HOME": home,
-        "LANG": "C.UTF-8",
-        "OMP_NUM_THREADS": "1",
-        "MKL_NUM_THREADS": "1",
-        "OPENBLAS_NUM_THREADS": "1",
-        "PYTHONDONTWRITEBYTECODE": "1",
-        "PYTHONHASHSEED": "0",
-    }
-
-
-def read_capped(path: Path, limit: int) -> tuple[str, bool]:
-    """The first ``limit`` bytes of a file as text (invalid UTF-8 replaced), and whether it was cut.
-
-    Never follows a symlink planted where the file should be.
-    """
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
-    except OSError:
-        return "", False
-    with os.fdopen(fd, "rb") as handle:
-        data = handle.read(limit + 1)
-    return data[:limit].decode("utf-8", errors="replace"), len(data) > limit
-
-
 def signal_status(returncode: int, limits: Limits) -> tuple[RunStatus, str] | None:
     """The status a learner is told for a child killed by a signal."""
     if returncode >= 0:
@@ -339,87 +286,21 @@ def signal_status(returncode: int, limits: Limits) -> tuple[RunStatus, str] | No
     return "crashed", f"the process was killed by signal {name}{what}"
 
 
-class ProcessRunner:
-    """Runs each job in a fresh Python process with rlimits, a scrubbed environment, its own
-    session (so the whole group can be killed) and a wall-clock timer.
-
-    Slow (a fresh ``import torch`` per job) and without kernel isolation: the hardened sandbox
-    replaces it in production. It stays as the portable fallback and for development.
-    """
-
-    def run(self, job: Job) -> RunOutcome:
-        """Run ``job`` in a child process; see :class:`Runner`."""
-        workdir = Path(tempfile.mkdtemp(prefix="grader-job-"))
+def collect(fd: int, builder: OutcomeBuilder) -> tuple[RunStatus | None, str]:
+    """Feed the builder what arrives on the result channel ``fd`` until the run is done, the
+    channel closes (None: the process's end tells how it went) or the time is up."""
+    while not builder.done:
+        remaining = builder.time_left()
+        if remaining <= 0:
+            return builder.overtime()
+        ready, _, _ = select.select([fd], [], [], remaining)
+        if not ready:
+            continue
+        data = os.read(fd, 1 << 20)
+        if not data:
+            return None, ""
         try:
-            return self._run(job, workdir)
-        finally:
-            shutil.rmtree(workdir, ignore_errors=True)
-
-    def _run(self, job: Job, workdir: Path) -> RunOutcome:
-        limits = job.limits
-        source_path = workdir / "submission.py"
-        source_path.write_text(job.source, encoding="utf-8")
-        output_path = workdir / "output.txt"
-        read_end, write_end = os.pipe()
-        builder = OutcomeBuilder(limits, tuple(c.name for c in job.cases))
-        with open(output_path, "wb") as output:
-            child = subprocess.Popen(
-                [sys.executable, "-I", "-m", "worker.harness", str(write_end)],
-                stdin=subprocess.PIPE,
-                stdout=output,
-                stderr=subprocess.STDOUT,
-                pass_fds=(write_end,),
-                cwd=workdir,
-                env=scrubbed_environment(str(workdir)),
-                start_new_session=True,
-                preexec_fn=lambda: _limit_resources(limits),
-            )
-        os.close(write_end)
-        status: RunStatus | None = None
-        message = ""
-        try:
-            assert child.stdin is not None
-            try:
-                child.stdin.write(job.payload(str(source_path), builder.key))
-                child.stdin.close()
-            except BrokenPipeError:
-                pass
-            status, message = self._collect(read_end, builder, limits)
-        finally:
-            os.close(read_end)
-            _kill_group(child)
-        if status is None:
-            status, message = signal_status(child.returncode, limits) or (None, "")
-            if status is None and not builder.done:
-                message = f"the process exited with status {child.returncode} before finishing"
-        stdout, cut = read_capped(output_path, limits.output_bytes)
-        outcome = builder.finish(status, message)
-        outcome.stdout = stdout + ("\n[output cut: over the limit]" if cut else "")
-        outcome.notices.append(PROCESS_RUNNER_NOTICE)
-        return outcome
-
-    @staticmethod
-    def _collect(
-        fd: int, builder: OutcomeBuilder, limits: Limits
-    ) -> tuple[RunStatus | None, str]:
-        while True:
-            remaining = builder.time_left()
-            if remaining <= 0:
-                return builder.overtime()
-            ready, _, _ = select.select([fd], [], [], remaining)
-            if not ready:
-                continue
-            data = os.read(fd, 1 << 20)
-            if not data:
-                return None, ""
-            try:
-                builder.feed(data)
-            except (ObservationError, FrameError, ValueError) as exc:
-                return "protocol_error", protocol_message(exc)
-
-
-def _kill_group(child: subprocess.Popen[bytes]) -> None:
-    # The learner may have forked; kill the whole session, then reap our child.
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(child.pid, signal.SIGKILL)
-    child.wait()
+            builder.feed(data)
+        except (ObservationError, ValueError) as exc:  # FrameError is a ValueError
+            return "protocol_error", protocol_message(exc)
+    return None, ""

@@ -11,7 +11,8 @@ from pathlib import Path
 
 from common.spec import ExerciseLibrary, default_library_root
 from worker.config import WorkerConfig
-from worker.runner import ProcessRunner, Runner
+from worker.process_runner import ProcessRunner
+from worker.runner import Runner
 from worker.sandbox import SandboxConfig, SandboxRunner, SandboxUnavailable
 
 __all__ = ["SandboxUnavailable", "build_runner", "hidden_folders"]

@@ -16,14 +16,8 @@ from tests.sandbox.conftest import COURSE, GOOD, SLUG, grade
 from worker.harness.frames import FrameError, FrameReader, encode_body, make_writer, new_key, seal
 from worker.observation import ObservationError
 from worker.pipeline import Pipeline
-from worker.runner import (
-    PROCESS_RUNNER_NOTICE,
-    Job,
-    Limits,
-    OutcomeBuilder,
-    ProcessRunner,
-    RunOutcome,
-)
+from worker.process_runner import PROCESS_RUNNER_NOTICE, ProcessRunner
+from worker.runner import Job, Limits, OutcomeBuilder, RunOutcome
 from worker.sandbox import SandboxRunner
 
 

@@ -22,7 +22,8 @@ from worker.harness.frames import encode_body, seal
 from worker.harness.main import normalise_memory_error
 from worker.observation import ObservationError
 from worker.pipeline import Pipeline
-from worker.runner import Job, Limits, OutcomeBuilder, ProcessRunner
+from worker.process_runner import ProcessRunner
+from worker.runner import Job, Limits, OutcomeBuilder
 from worker.sandbox import SandboxConfig, SandboxRunner, SandboxUnavailable
 from worker.sandbox.layers import missing_message
 

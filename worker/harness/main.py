@@ -1,8 +1,8 @@
 """The code that runs next to the learner's: load the submission, run each case, send frames.
 
 Two ways in: ``python -m worker.harness FD`` (the job as JSON on stdin; used by
-:class:`~worker.runner.ProcessRunner`), and :func:`serve`, which the sandbox's pre-forked child
-calls with the job on a pipe.
+:class:`~worker.process_runner.ProcessRunner`), and :func:`serve`, which the sandbox's
+pre-forked child calls with the job on a pipe.
 
 How it keeps learner code away from itself (see ``docs/sandbox.md``, "Tampering"):
 

@@ -15,7 +15,6 @@ import contextlib
 import fcntl
 import os
 import select
-import signal
 import socket
 import subprocess
 import sys
@@ -25,25 +24,17 @@ from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from worker.harness.capture import sealed
-from worker.observation import ObservationError
-from worker.runner import (
-    Job,
-    Limits,
-    OutcomeBuilder,
-    ProcessRunner,
-    RunOutcome,
-    RunStatus,
-    protocol_message,
-    signal_status,
-)
+from worker.process_runner import ProcessRunner
+from worker.runner import Job, RunOutcome
 from worker.sandbox import control
+from worker.sandbox.drive import drive
 from worker.sandbox.layers import (
     LAYERS,
     SandboxUnavailable,
     development_notice,
     missing_message,
 )
+from worker.sandbox.warm import WarmChild
 
 MAX_SLOTS = 256
 
@@ -96,34 +87,6 @@ def zygote_environment() -> dict[str, str]:
         "MALLOC_ARENA_MAX": "2",
         "PYTORCH_NVML_BASED_CUDA_CHECK": "1",
     }
-
-
-@dataclass
-class WarmChild:
-    """The runner's descriptors for one pre-forked child."""
-
-    id: int
-    job: int
-    result: int
-    status: int
-    output: int
-    pidfd: int
-    closed: bool = False
-
-    def kill(self) -> None:
-        """SIGKILL the child's PID namespace (its PID 1), or the child without one."""
-        with contextlib.suppress(ProcessLookupError, OSError):
-            signal.pidfd_send_signal(self.pidfd, signal.SIGKILL)
-
-    def close(self) -> None:
-        """Kill, then release every descriptor."""
-        if self.closed:
-            return
-        self.kill()
-        for fd in (self.job, self.result, self.status, self.output, self.pidfd):
-            with contextlib.suppress(OSError):
-                os.close(fd)
-        self.closed = True
 
 
 @dataclass
@@ -380,105 +343,8 @@ class SandboxRunner:
                     child = zygote.take(job.limits.startup_s)
                 zygote.jobs += 1
                 try:
-                    outcome = _drive(child, job)
+                    outcome = drive(child, job)
                 finally:
                     zygote.release(child)
         outcome.notices.extend(n for n in self.notices if n not in outcome.notices)
         return outcome
-
-
-def _oom_kills() -> int:
-    try:
-        with open("/proc/vmstat", "rb") as handle:
-            for line in handle:
-                if line.startswith(b"oom_kill "):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
-
-
-def _write_job(fd: int, payload: bytes) -> None:
-    view = memoryview(payload)
-    with contextlib.suppress(BrokenPipeError):
-        while view:
-            view = view[os.write(fd, view):]
-
-
-def _drive(child: WarmChild, job: Job) -> RunOutcome:
-    limits = job.limits
-    builder = OutcomeBuilder(limits, tuple(c.name for c in job.cases),
-                             hidden=frozenset(c.name for c in job.cases if not c.visible),
-                             seal_check=lambda: sealed(child.output))
-    oom_before = _oom_kills()
-    _write_job(child.job, job.sandbox_payload(builder.key))
-    os.close(child.job)
-    child.job = -1
-    status, message = _collect(child, builder, limits)
-    if status is None and not builder.done:
-        status, message = _exit_status(child, builder, limits, oom_before)
-    child.kill()
-    outcome = builder.finish(status, message)
-    if _output_unsafe(builder, outcome, child):
-        outcome.stdout = "[output not shown: the run ended between its visible and hidden cases]"
-        return outcome
-    data = os.pread(child.output, limits.output_bytes + 1, 0)
-    text = data[: limits.output_bytes].decode("utf-8", errors="replace")
-    outcome.stdout = text + ("\n[output cut: over the limit]" if len(data) > limits.output_bytes
-                             else "")
-    return outcome
-
-
-def _output_unsafe(builder: OutcomeBuilder, outcome: RunOutcome, child: WarmChild) -> bool:
-    """Whether the visible capture may hold hidden cases' output: the run had hidden cases, got
-    past its visible ones, and did not end with the capture sealed and approved."""
-    if not builder.split or outcome.status in ("completed", "load_error"):
-        return False
-    visible_done = all(c in outcome.observations for c in builder.cases or ()
-                       if c not in builder.hidden)
-    return visible_done and not (outcome.hidden_reached and sealed(child.output))
-
-
-def _collect(child: WarmChild, builder: OutcomeBuilder, limits: Limits) -> tuple[
-    RunStatus | None, str
-]:
-    while not builder.done:
-        remaining = builder.time_left()
-        if remaining <= 0:
-            return builder.overtime()
-        ready, _, _ = select.select([child.result], [], [], remaining)
-        if not ready:
-            continue
-        data = os.read(child.result, 1 << 20)
-        if not data:
-            return None, ""
-        try:
-            builder.feed(data)
-        except (ObservationError, ValueError) as exc:
-            return "protocol_error", protocol_message(exc)
-    return None, ""
-
-
-def _exit_status(child: WarmChild, builder: OutcomeBuilder, limits: Limits,
-                 oom_before: int) -> tuple[RunStatus | None, str]:
-    """How the learner's process ended, as the zygote (its parent) reports on reaping it.
-
-    The result channel closed without "done": the process ended, or closed the channel and
-    carries on, in which case the time limit still applies.
-    """
-    ready, _, _ = select.select([child.status], [], [], max(0.0, builder.time_left()))
-    if not ready:
-        return builder.overtime()
-    raw = os.read(child.status, 64)
-    try:
-        status = int(raw.strip())
-    except ValueError:
-        return "crashed", "the sandboxed process ended without a status"
-    if os.WIFSIGNALED(status):
-        sig = os.WTERMSIG(status)
-        if sig == signal.SIGKILL and _oom_kills() > oom_before:
-            return "memory_limit", "your code used more memory than the machine could give"
-        return signal_status(-sig, limits) or ("crashed", f"signal {sig}")
-    code = os.WEXITSTATUS(status)
-    return None, (f"the process exited with status {code} before finishing "
-                  "(sys.exit or os._exit in your code?)")

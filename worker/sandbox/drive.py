@@ -1,0 +1,105 @@
+"""One run in a warm child, from the runner's side: the job in, frames out, the end.
+
+The runner writes the job to the child's pipe and reads sealed frames under the run's deadline
+(:class:`~worker.runner.OutcomeBuilder`); however the run ends, the child's PID namespace is
+killed through its pidfd. How the process ended comes from the zygote, its parent, which reaps
+it; what the visible cases printed is read back from the capture memfd.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import select
+import signal
+
+from worker.harness.capture import sealed
+from worker.runner import (
+    Job,
+    Limits,
+    OutcomeBuilder,
+    RunOutcome,
+    RunStatus,
+    collect,
+    signal_status,
+)
+from worker.sandbox.warm import WarmChild
+
+
+def _oom_kills() -> int:
+    try:
+        with open("/proc/vmstat", "rb") as handle:
+            for line in handle:
+                if line.startswith(b"oom_kill "):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def _write_job(fd: int, payload: bytes) -> None:
+    view = memoryview(payload)
+    with contextlib.suppress(BrokenPipeError):
+        while view:
+            view = view[os.write(fd, view):]
+
+
+def drive(child: WarmChild, job: Job) -> RunOutcome:
+    """Give ``child`` the job, read its frames until the run ends, then end the child and read
+    back what the visible cases printed."""
+    limits = job.limits
+    builder = OutcomeBuilder(limits, tuple(c.name for c in job.cases),
+                             hidden=frozenset(c.name for c in job.cases if not c.visible),
+                             seal_check=lambda: sealed(child.output))
+    oom_before = _oom_kills()
+    _write_job(child.job, job.sandbox_payload(builder.key))
+    os.close(child.job)
+    child.job = -1
+    status, message = collect(child.result, builder)
+    if status is None and not builder.done:
+        status, message = _exit_status(child, builder, limits, oom_before)
+    child.kill()
+    outcome = builder.finish(status, message)
+    if _output_unsafe(builder, outcome, child):
+        outcome.stdout = "[output not shown: the run ended between its visible and hidden cases]"
+        return outcome
+    data = os.pread(child.output, limits.output_bytes + 1, 0)
+    text = data[: limits.output_bytes].decode("utf-8", errors="replace")
+    outcome.stdout = text + ("\n[output cut: over the limit]" if len(data) > limits.output_bytes
+                             else "")
+    return outcome
+
+
+def _output_unsafe(builder: OutcomeBuilder, outcome: RunOutcome, child: WarmChild) -> bool:
+    """Whether the visible capture may hold hidden cases' output: the run had hidden cases, got
+    past its visible ones, and did not end with the capture sealed and approved."""
+    if not builder.split or outcome.status in ("completed", "load_error"):
+        return False
+    visible_done = all(c in outcome.observations for c in builder.cases or ()
+                       if c not in builder.hidden)
+    return visible_done and not (outcome.hidden_reached and sealed(child.output))
+
+
+def _exit_status(child: WarmChild, builder: OutcomeBuilder, limits: Limits,
+                 oom_before: int) -> tuple[RunStatus | None, str]:
+    """How the learner's process ended, as the zygote (its parent) reports on reaping it.
+
+    The result channel closed without "done": the process ended, or closed the channel and
+    carries on, in which case the time limit still applies.
+    """
+    ready, _, _ = select.select([child.status], [], [], max(0.0, builder.time_left()))
+    if not ready:
+        return builder.overtime()
+    raw = os.read(child.status, 64)
+    try:
+        status = int(raw.strip())
+    except ValueError:
+        return "crashed", "the sandboxed process ended without a status"
+    if os.WIFSIGNALED(status):
+        sig = os.WTERMSIG(status)
+        if sig == signal.SIGKILL and _oom_kills() > oom_before:
+            return "memory_limit", "your code used more memory than the machine could give"
+        return signal_status(-sig, limits) or ("crashed", f"signal {sig}")
+    code = os.WEXITSTATUS(status)
+    return None, (f"the process exited with status {code} before finishing "
+                  "(sys.exit or os._exit in your code?)")
