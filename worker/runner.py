@@ -78,12 +78,13 @@ class Job:
         limit, as if it were a run of its own."""
         return 2 if len({c.visible for c in self.cases}) == 2 else 1
 
-    def sandbox_payload(self, key: bytes) -> bytes:
+    def sandbox_payload(self, key: bytes, shared_inputs: list[list[Any]] | None = None) -> bytes:
         """The job as a sandboxed child reads it: with the source (written inside the sandbox,
         never on the host), the run's MAC key and the limits it applies to itself before
         loading the code."""
         fields = self._fields("", key)
         fields["source"] = self.source
+        fields["shared_inputs"] = shared_inputs or []
         fields["limits"] = {
             "time_s": self.limits.time_s * self.phases,
             "memory_bytes": self.limits.memory_bytes,

@@ -37,7 +37,7 @@ from typing import Any, NoReturn
 import torch
 
 from common.spec import CaseSpec
-from worker import invocation, observation
+from worker import invocation, observation, shared_inputs
 from worker.cases import build_inputs
 from worker.harness import frames, tripwire
 from worker.harness.capture import Capture, CaptureError
@@ -177,7 +177,8 @@ def _leave_sys_modules() -> None:
     _modules["__main__"] = types.ModuleType("__main__")
 
 
-def run_job(job: dict[str, Any], fd: int, capture: Capture | None = None) -> None:
+def run_job(job: dict[str, Any], fd: int, capture: Capture | None = None,
+            inputs_fd: int | None = None) -> None:
     """Run every case of the job, streaming one sealed frame per event to ``fd``. With a
     ``capture``, the visible cases (which come first) and the hidden ones write their output
     to separate captures (see :mod:`worker.harness.capture`)."""
@@ -204,6 +205,10 @@ def run_job(job: dict[str, Any], fd: int, capture: Capture | None = None) -> Non
     cases = [CaseSpec.model_validate(raw) for raw in job["cases"]]
     # Every input exists before the learner's code does: no generator it could patch.
     inputs = {case.name: build_inputs(case, device) for case in cases}
+    if inputs_fd is not None:
+        # Into memory the runner reads back itself (worker.shared_inputs).
+        shared_inputs.transplant(inputs, tuple(shared_inputs.Slot.from_list(s)
+                                               for s in job.get("shared_inputs", ())), inputs_fd)
     probes = {case.name: tuple(job["probes"].get(case.name, ())) for case in cases}
     learner_files = {source_path}
     lock = _allocate_lock()
@@ -279,7 +284,7 @@ def run_job(job: dict[str, Any], fd: int, capture: Capture | None = None) -> Non
 
 
 def serve(job_fd: int, result_fd: int, prepare: Callable[[dict[str, Any]], None],
-          capture: Capture | None = None) -> NoReturn:
+          capture: Capture | None = None, inputs_fd: int | None = None) -> NoReturn:
     """Read one job (JSON, to end of file) from ``job_fd``, let ``prepare`` set the process up for
     it (limits, the source file), run it (with ``capture``: see :func:`run_job`), and exit
     without running the learner's atexit handlers or waiting for their threads."""
@@ -294,7 +299,7 @@ def serve(job_fd: int, result_fd: int, prepare: Callable[[dict[str, Any]], None]
         del chunks
         prepare(job)
         _quiet_signals()
-        run_job(job, result_fd, capture)
+        run_job(job, result_fd, capture, inputs_fd)
     finally:
         _flush()
         _exit(0)

@@ -63,11 +63,12 @@ class ChildFds:
     result: int  # frames go out here
     output: int  # a memfd: the learner's stdout and stderr while visible cases run
     hidden_output: int  # a memfd: their stdout and stderr while hidden cases run (never read)
+    inputs: int  # a memfd: the job's inputs, which the runner reads back (closed once mapped)
     job_dir: str  # the writable job folder as the learner sees it
 
     def all(self) -> tuple[int, ...]:
         """Every descriptor the learner process keeps."""
-        return (self.setup, self.job, self.result, self.output, self.hidden_output)
+        return (self.setup, self.job, self.result, self.output, self.hidden_output, self.inputs)
 
 
 def _say(fd: int, line: str) -> None:
@@ -112,7 +113,7 @@ def learner_process(plan: ChildPlan, fds: ChildFds) -> NoReturn:
     _say(fds.setup, "OK")
     os.close(fds.setup)
     serve(fds.job, fds.result, _preparer(plan, fds.job_dir),
-          Capture.of(fds.output, fds.hidden_output))
+          Capture.of(fds.output, fds.hidden_output), fds.inputs)
 
 
 def _isolate(plan: ChildPlan, fds: ChildFds) -> None:

@@ -15,7 +15,8 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 MAX_MESSAGE = 1 << 16
-WARM_FDS = 5  # job (write end), result (read end), status (read end), output memfd, pidfd
+WARM_FDS = 6  # job (write end), result (read end), status (read end), output memfd, pidfd,
+# inputs memfd (see worker.shared_inputs)
 
 
 class _Message(BaseModel):

@@ -9,10 +9,15 @@ it; what the visible cases printed is read back from the capture memfd.
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import functools
 import os
 import select
 import signal
 
+from common.spec import CaseSpec
+from worker import shared_inputs
+from worker.cases import build_inputs
 from worker.harness.capture import sealed
 from worker.runner import (
     Job,
@@ -51,8 +56,9 @@ def drive(child: WarmChild, job: Job) -> RunOutcome:
     builder = OutcomeBuilder(limits, tuple(c.name for c in job.cases),
                              hidden=frozenset(c.name for c in job.cases if not c.visible),
                              seal_check=lambda: sealed(child.output))
+    slots = _share_inputs(child, job)
     oom_before = _oom_kills()
-    _write_job(child.job, job.sandbox_payload(builder.key))
+    _write_job(child.job, job.sandbox_payload(builder.key, [s.as_list() for s in slots]))
     os.close(child.job)
     child.job = -1
     status, message = collect(child.result, builder)
@@ -60,6 +66,9 @@ def drive(child: WarmChild, job: Job) -> RunOutcome:
         status, message = _exit_status(child, builder, limits, oom_before)
     child.kill()
     outcome = builder.finish(status, message)
+    if slots:
+        shared_inputs.read_back(os.pread(child.inputs, shared_inputs.size(slots), 0), slots,
+                                outcome.observations)
     if _output_unsafe(builder, outcome, child):
         outcome.stdout = "[output not shown: the run ended between its visible and hidden cases]"
         return outcome
@@ -68,6 +77,23 @@ def drive(child: WarmChild, job: Job) -> RunOutcome:
     outcome.stdout = text + ("\n[output cut: over the limit]" if len(data) > limits.output_bytes
                              else "")
     return outcome
+
+
+def _share_inputs(child: WarmChild, job: Job) -> tuple[shared_inputs.Slot, ...]:
+    """Size the child's inputs segment for the job (CPU jobs), sealed at that size."""
+    if job.device != "cpu":
+        return ()
+    slots = _slots(tuple(c.model_dump_json() for c in job.cases))
+    os.ftruncate(child.inputs, shared_inputs.size(slots))
+    fcntl.fcntl(child.inputs, fcntl.F_ADD_SEALS, fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_GROW)
+    return slots
+
+
+@functools.lru_cache(maxsize=256)
+def _slots(cases: tuple[str, ...]) -> tuple[shared_inputs.Slot, ...]:
+    # The layout depends on the case specs only (generation is deterministic): made once.
+    specs = [CaseSpec.model_validate_json(c) for c in cases]
+    return shared_inputs.plan({c.name: build_inputs(c, "cpu") for c in specs})
 
 
 def _output_unsafe(builder: OutcomeBuilder, outcome: RunOutcome, child: WarmChild) -> bool:

@@ -117,8 +117,9 @@ class _Zygote:
                 self.failure = f"the zygote went away: {exc}"
                 return
             if isinstance(message, control.Warm) and len(fds) == control.WARM_FDS:
-                job, result, status, output, pidfd = fds
-                self.warm.append(WarmChild(message.id, job, result, status, output, pidfd))
+                job, result, status, output, pidfd, inputs = fds
+                self.warm.append(WarmChild(message.id, job, result, status, output, pidfd,
+                                           inputs))
                 return
             for fd in fds:
                 os.close(fd)

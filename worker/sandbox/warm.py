@@ -18,6 +18,7 @@ class WarmChild:
     status: int
     output: int
     pidfd: int
+    inputs: int
     closed: bool = False
 
     def kill(self) -> None:
@@ -30,7 +31,7 @@ class WarmChild:
         if self.closed:
             return
         self.kill()
-        for fd in (self.job, self.result, self.status, self.output, self.pidfd):
+        for fd in (self.job, self.result, self.status, self.output, self.pidfd, self.inputs):
             with contextlib.suppress(OSError):
                 os.close(fd)
         self.closed = True

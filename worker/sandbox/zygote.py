@@ -53,7 +53,7 @@ class _Child:
     reaper_pipe: int  # PID 1 exits when this closes (-1: none)
     status: int  # the learner process's wait status goes here when it is reaped
     setup: int
-    host_fds: tuple[int, ...]  # job (w), result (r), status (r), output, pidfd
+    host_fds: tuple[int, ...]  # job (w), result (r), status (r), output, pidfd, inputs
     job_dir: str
     lines: list[str] = field(default_factory=list)
     buffer: bytes = b""
@@ -198,10 +198,12 @@ class Zygote:
         # harness before the first hidden case), and the hidden cases', which nobody reads.
         output = os.memfd_create("output", os.MFD_CLOEXEC | os.MFD_ALLOW_SEALING)
         hidden_output = os.memfd_create("hidden-output", os.MFD_CLOEXEC)
+        # The job's inputs, in memory the runner reads back (worker.shared_inputs).
+        inputs = os.memfd_create("inputs", os.MFD_CLOEXEC | os.MFD_ALLOW_SEALING)
         job_dir = rootfs.JOB_DIR if self.plan.staged else self._host_job_dir()
         (setup_r, setup_w), (job_r, job_w), (result_r, result_w), (status_r, status_w) = pipes
         fds = ChildFds(setup=setup_w, job=job_r, result=result_w, output=output,
-                       hidden_output=hidden_output, job_dir=job_dir)
+                       hidden_output=hidden_output, inputs=inputs, job_dir=job_dir)
         reaper, reaper_pipe = 0, -1
         with self._new_pid_namespace():
             if "pidns" in self.plan.layers:
@@ -215,7 +217,7 @@ class Zygote:
         # The runner kills PID 1 (the whole namespace) or, without one, the learner process.
         pidfd = os.pidfd_open(reaper or pid)
         child = _Child(self.next_id, pid, reaper, reaper_pipe, status_w, setup_r,
-                       (job_w, result_r, status_r, output, pidfd), job_dir)
+                       (job_w, result_r, status_r, output, pidfd, inputs), job_dir)
         self.next_id += 1
         self.setting_up[setup_r] = child
         self.learners[pid] = child

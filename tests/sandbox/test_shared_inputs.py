@@ -1,0 +1,119 @@
+"""Inputs in memory the runner owns: the child moves them in, the runner reads them back, and
+what the runner reads beats what the learner's process reports."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+import torch
+
+from common.spec import CaseSpec
+from tests.sandbox.conftest import GOOD, grade
+from worker import shared_inputs
+from worker.cases import build_inputs
+from worker.invocation import invoke
+from worker.observation import Observation, decode
+from worker.pipeline import Pipeline
+
+CASE = CaseSpec.model_validate({"name": "c", "seed": 3, "args": {
+    "x": {"gen": "tensor", "shape": [3, 4], "requires_grad": True},
+    "t": {"gen": "tensor", "shape": [2, 3], "transpose": [0, 1]},
+    "a": {"gen": "array", "shape": [3, 2], "transpose": [0, 1]},
+    "b": {"gen": "tensor", "shape": [2], "dtype": "bfloat16"},
+    "n": 3,
+}})
+
+
+@pytest.fixture
+def segment() -> Iterator[tuple[dict[str, dict[str, object]], tuple[shared_inputs.Slot, ...], int]]:
+    """The case's inputs moved into a fresh segment; a descriptor of it stays here."""
+    inputs = {"c": build_inputs(CASE, "cpu")}
+    slots = shared_inputs.plan(inputs)
+    fd = os.memfd_create("inputs")
+    os.ftruncate(fd, shared_inputs.size(slots))
+    ours = os.dup(fd)
+    shared_inputs.transplant(inputs, slots, fd)
+    yield inputs, slots, ours
+    os.close(ours)
+
+
+def test_inputs_move_into_the_segment_unchanged(segment: tuple) -> None:
+    inputs, slots, _ = segment
+    fresh = build_inputs(CASE, "cpu")
+    assert [s.name for s in slots] == ["x", "t", "a"]  # bfloat16 and the int stay as built
+    for name in ("x", "t"):
+        moved, built = inputs["c"][name], fresh[name]
+        assert torch.equal(moved.detach(), built.detach())
+        assert moved.stride() == built.stride() and moved.requires_grad == built.requires_grad
+        assert moved.is_leaf
+    assert np.array_equal(inputs["c"]["a"], fresh["a"])
+    assert inputs["c"]["a"].strides == fresh["a"].strides
+
+
+def _observe(inputs: dict[str, object], fn: object) -> Observation:
+    header, encoder = invoke(fn, "c", inputs, (), 1 << 20)  # type: ignore[arg-type]
+    return decode(header, dict(enumerate(encoder.arrays)))
+
+
+def test_the_runner_reads_what_the_call_did_whatever_is_reported(segment: tuple) -> None:
+    inputs, slots, fd = segment
+
+    def scale(x: torch.Tensor, t: torch.Tensor, a: np.ndarray, b: object, n: int) -> None:
+        with torch.no_grad():
+            x.mul_(2)
+        a *= 3
+
+    observation = _observe(inputs["c"], scale)
+    truth = {n: observation.inputs_after[n].data.copy() for n in ("x", "a")}  # type: ignore[union-attr]
+    # A forged report: the inputs "unchanged".
+    for name in ("x", "a"):
+        value = observation.inputs_after[name]
+        observation.inputs_after[name] = dataclasses.replace(
+            value, data=np.zeros_like(value.data))
+    shared_inputs.read_back(os.pread(fd, shared_inputs.size(slots), 0), slots, {"c": observation})
+    for name in ("x", "a"):
+        assert np.array_equal(observation.inputs_after[name].data, truth[name])  # type: ignore[arg-type]
+
+
+def test_a_swapped_input_keeps_its_report(segment: tuple) -> None:
+    inputs, slots, fd = segment
+
+    def swap(x: torch.Tensor, t: torch.Tensor, a: np.ndarray, b: object, n: int) -> None:
+        x.data = torch.full_like(x, 7.0)
+
+    observation = _observe(inputs["c"], swap)
+    shared_inputs.read_back(os.pread(fd, shared_inputs.size(slots), 0), slots, {"c": observation})
+    # What x points at now, as reported; its original memory is unchanged in the segment.
+    assert observation.inputs_after["x"].data.tolist() == [[7.0] * 4] * 3  # type: ignore[union-attr]
+
+
+def test_a_view_reaching_past_its_slot_is_not_read(segment: tuple) -> None:
+    inputs, slots, fd = segment
+    observation = _observe(inputs["c"], lambda x, t, a, b, n: None)
+    facts = observation.inputs_after["t"].facts
+    reported = observation.inputs_after["t"].data
+    observation.inputs_after["t"] = dataclasses.replace(
+        observation.inputs_after["t"],
+        facts=facts.model_copy(update={"storage_offset": 10**6}))
+    shared_inputs.read_back(os.pread(fd, shared_inputs.size(slots), 0), slots, {"c": observation})
+    assert observation.inputs_after["t"].data is reported
+
+
+def test_the_child_holds_no_descriptor_of_the_segment(pipeline: Pipeline) -> None:
+    # Mapped, then closed: learner code finds no inputs memfd among its descriptors (through
+    # which it could read other cases' inputs).
+    source = ("import os, torch\ndef double_it(x):\n"
+              "    found = []\n"
+              "    for n in os.listdir('/proc/self/fd'):\n"
+              "        try:\n"
+              "            found.append(os.readlink(f'/proc/self/fd/{n}'))\n"
+              "        except OSError:\n"
+              "            pass  # the descriptor listdir itself used\n"
+              "    assert any('output' in f for f in found), found  # the listing works\n"
+              "    return x * 2 if not any('inputs' in f for f in found) else x\n")
+    assert grade(pipeline, source).full_marks
+    assert grade(pipeline, GOOD).full_marks
