@@ -36,6 +36,11 @@ class StoreBase:
         """A key of this store's layout, e.g. ``key("submission", id)``."""
         return ":".join((self.prefix, *parts))
 
+    def events_channel(self) -> str:
+        """The pub/sub channel on which starting and finishing a submission announce
+        ``"<id> <status>"`` (the web's long polls wait on it: :mod:`grader.waiting`)."""
+        return self.key("events", "submissions")
+
     def ping(self) -> bool:
         """True when Redis answers."""
         try:

@@ -84,7 +84,7 @@ class SubmissionStore(StoreBase):
         """Count a delivery of the grading task and mark the submission running."""
         action = self._start(
             keys=[self.key("submission", submission_id), self.key("counts")],
-            args=[max_attempts, worker],
+            args=[max_attempts, worker, self.events_channel()],
         )
         return StartOutcome(action, self.get_submission(submission_id))
 
@@ -123,7 +123,7 @@ class SubmissionStore(StoreBase):
             args=[status, verdict.model_dump_json() if verdict is not None else "",
                   json.dumps(fields), json.dumps(checks) if checks else "{}", bucket,
                   f"{record.learner}\x1f{record.exercise}", score,
-                  json.dumps(list(LATENCY_BUCKETS))],
+                  json.dumps(list(LATENCY_BUCKETS)), self.events_channel()],
         )
         if int(done) < 0:
             raise StoreError(f"no submission {submission_id}")

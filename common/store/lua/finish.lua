@@ -1,7 +1,8 @@
 -- finish.lua: one atomic state change of a submission (common/store/submissions.py).
 -- KEYS: record, result, counts, stats, scores, gradebook, latency, pending
 -- ARGV: status, result JSON ('' for none), fields (JSON), checks (JSON name -> passed),
---       score bucket (-1 for none), gradebook field, score, latency bounds (JSON)
+--       score bucket (-1 for none), gradebook field, score, latency bounds (JSON),
+--       events channel
 -- The server's clock, shared by the web and the workers.
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
@@ -35,4 +36,6 @@ end
 redis.call('HINCRBY', KEYS[7], bucket, 1)
 redis.call('HINCRBY', KEYS[7], 'count', 1)
 redis.call('HINCRBYFLOAT', KEYS[7], 'sum', latency)
+-- Wakes the web's long polls (grader/waiting.py), which would otherwise poll the record.
+redis.call('PUBLISH', ARGV[9], KEYS[1]:match('([^:]+)$') .. ' ' .. ARGV[1])
 return 1

@@ -1,5 +1,5 @@
 -- start.lua: one atomic state change of a submission (common/store/submissions.py).
--- KEYS: record, counts.  ARGV: max attempts, worker name
+-- KEYS: record, counts.  ARGV: max attempts, worker name, events channel
 -- The server's clock, shared by the web and the workers.
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
@@ -12,6 +12,8 @@ if status == 'queued' then
   redis.call('HSET', KEYS[1], 'status', 'running')
   redis.call('HINCRBY', KEYS[2], 'queued', -1)
   redis.call('HINCRBY', KEYS[2], 'running', 1)
+  -- Wakes the web's waiters (grader/waiting.py): the pages show "running".
+  redis.call('PUBLISH', ARGV[3], KEYS[1]:match('([^:]+)$') .. ' running')
 end
 redis.call('HSET', KEYS[1], 'started_at', string.format('%.6f', now), 'worker', ARGV[2])
 return 'run'
