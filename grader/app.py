@@ -13,7 +13,7 @@ from flask import Flask
 
 from common.callback_policy import parse_networks
 from common.deployment import enforce
-from grader import api, catalogue, dispatch, errors, health, limits, lti, pages, storage
+from grader import api, catalogue, dispatch, errors, health, limits, lti, pages, storage, waiting
 from grader.config import Config
 from grader.request import StrictJSONProvider
 
@@ -33,6 +33,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         enforce(str(app.config["MODE"]), {"GRADER_SECRET_KEY": app.config["SECRET_KEY"]},
                 str(app.config["REDIS_URL"]), "web app")
     storage.init_app(app)
+    waiting.init_app(app)
     dispatch.init_app(app)
     catalogue.init_app(app)
     errors.init_app(app)

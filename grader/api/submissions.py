@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import logging
-import time
 from urllib.parse import urlsplit
 
 from flask import current_app, url_for
@@ -38,6 +37,7 @@ from grader.intake import IdempotencyConflict, QueueUnavailable, accept
 from grader.limits import learner_key, limiter, submit_limit
 from grader.polls import TooManyPolls, long_poll
 from grader.storage import get_store
+from grader.waiting import get_waiters, wait_until
 
 logger = logging.getLogger(__name__)
 ERRORS = {f"HTTP_{code}": ErrorBody for code in (400, 401, 403, 404, 409, 413, 415, 429)}
@@ -175,12 +175,9 @@ def get_submission(submission_id: str) -> SubmissionView:
     cap = int(current_app.config["MAX_POLLS_PER_TOKEN"])
     try:
         with long_poll(store, token.id, cap, wait_s + 5):
-            deadline = time.monotonic() + wait_s
-            delay = 0.005
-            while not record.finished and time.monotonic() < deadline:
-                time.sleep(min(delay, max(deadline - time.monotonic(), 0)))
-                delay = min(delay * 1.5, 0.02)
-                record = store.get_submission(submission_id) or record
+            # Sleeps until the worker announces the result (no thread held under gevent).
+            record = wait_until(store, get_waiters(), submission_id, wait_s,
+                                lambda r: r.finished) or record
     except TooManyPolls as exc:
         raise ApiError(429, f"{exc}; wait for one to end, or poll without ?wait=",
                        headers={"Retry-After": "1"}) from exc

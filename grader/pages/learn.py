@@ -31,6 +31,7 @@ from grader.pages.session import current_account, login_required, signed_in
 from grader.pages.statement import render_markdown
 from grader.pages.submit import enqueue, read_source
 from grader.storage import get_store
+from grader.waiting import page_status
 
 bp = Blueprint("learn", __name__)
 
@@ -202,8 +203,10 @@ def _previous(history: list[Attempt], here: Attempt | None) -> Attempt | None:
 @bp.get("/submissions/<submission_id>/status.json")
 @login_required
 def submission_status(submission_id: str) -> Response:
-    """Where grading is, for the page's script to poll."""
-    record = _submission(submission_id)
+    """Where grading is, for the page's script to poll; ``?since=STATUS`` answers once the
+    status is another (or after a while), without holding a thread meanwhile."""
+    record = page_status(get_store(), _submission(submission_id), request.args.get("since"),
+                         _learner_limit_key())
     return jsonify({"id": record.id, "status": record.status, "finished": record.finished,
                     "score": record.score, "max_score": record.max_score,
                     **_submission_urls(record)})

@@ -1,5 +1,6 @@
-"""Long polls (``?wait=``) hold a web thread each: a token may hold only a few at once (429
-beyond), so that one caller cannot take every thread."""
+"""Long polls (``?wait=``): a token may hold only a few at once (429 beyond), so that one
+caller cannot take every connection; a poll (and the pages' live status) is woken by the
+worker's announcement of the result, not by polling Redis. At scale: test_many_long_polls.py."""
 
 from __future__ import annotations
 
@@ -9,8 +10,14 @@ from collections.abc import Callable
 
 import pytest
 
+from common.protocol import Verdict
+from grader.accounts import AccountStore
 from grader.tokens import TokenStore
+from grader.waiting import RECHECK_S
 from tests.service.conftest import CORRECT, Namespace, wait_for
+from tests.service.test_sessions import PASSWORD, sign_in
+
+VERDICT = Verdict(exercise="add-one", status="passed", score=1.0, max_score=1.0, checks=[])
 
 
 @pytest.fixture(scope="module")
@@ -59,6 +66,48 @@ def test_a_poll_whose_process_died_stops_counting(ns: Namespace) -> None:
     assert ns.client.get(url, headers=ns.headers("learner")).status_code == 429
     time.sleep(0.7)
     assert ns.client.get(url, headers=ns.headers("learner")).status_code == 200
+
+
+def later(seconds: float, action: Callable[[], object]) -> threading.Thread:
+    """Run ``action`` in ``seconds``, as a worker would, while the test waits on the web."""
+    thread = threading.Thread(target=lambda: (time.sleep(seconds), action()), daemon=True)
+    thread.start()
+    return thread
+
+
+def test_a_long_poll_returns_when_the_result_is_written(ns: Namespace) -> None:
+    # MAX_WAIT_S is 4 here and a waiter re-reads at least every RECHECK_S (5): only the
+    # announcement of the result can end this poll well before 4 s.
+    assert RECHECK_S >= 4
+    submission_id = ns.submit(CORRECT, learner="woken")
+    writer = later(0.3, lambda: ns.store.finish(submission_id, "graded", VERDICT))
+    started = time.monotonic()
+    body = ns.client.get(f"/api/v1/submissions/{submission_id}?wait=4",
+                         headers=ns.headers("instructor")).get_json()
+    assert body["status"] == "graded" and time.monotonic() - started < 3.0
+    writer.join()
+
+
+def test_the_pages_live_status_waits_for_the_next_status(ns: Namespace) -> None:
+    AccountStore(ns.store).create("sam", PASSWORD, "learner")
+    client = ns.app.test_client()
+    sign_in(client, "sam")
+    submission_id = ns.submit(CORRECT, learner="sam")
+    url = f"/submissions/{submission_id}/status.json"
+    assert client.get(url).get_json()["status"] == "queued"  # no ?since=: at once
+    later(0.3, lambda: ns.store.start_attempt(submission_id, "test-worker", 3))
+    started = time.monotonic()
+    assert client.get(f"{url}?since=queued").get_json()["status"] == "running"
+    assert time.monotonic() - started < 4.0
+    later(0.3, lambda: ns.store.finish(submission_id, "graded", VERDICT))
+    started = time.monotonic()
+    body = client.get(f"{url}?since=running").get_json()
+    assert body["status"] == "graded" and body["finished"] is True
+    assert time.monotonic() - started < 4.0
+    # A status the page no longer shows is answered at once.
+    started = time.monotonic()
+    assert client.get(f"{url}?since=queued").get_json()["status"] == "graded"
+    assert time.monotonic() - started < 2.0
 
 
 def token_id(ns: Namespace, who: str) -> str:

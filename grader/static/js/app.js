@@ -34,18 +34,30 @@
     if (message) message.textContent = MESSAGES[status] || status;
   }
 
-  // Poll a submission's status until it is finished; returns the last status.
+  // Follow a submission's status until it is finished; returns the last status. After the
+  // first answer each request names the status shown (?since=), and the server answers when
+  // it changes (or after a while), so the loop needs no timer of its own.
   async function poll(url, onStatus) {
     var delay = 300;
+    var since = "";
     for (;;) {
       try {
-        var response = await fetch(url, {
+        var response = await fetch(since ? url + "?since=" + encodeURIComponent(since) : url, {
           headers: { Accept: "application/json" }, credentials: "same-origin"
         });
         if (response.ok) {
           var body = await response.json();
           onStatus(body.status);
           if (body.finished) return body;
+          if (since === body.status) {
+            // No change after a wait, or an answer at once (too many waits): pace the loop.
+            await sleep(delay);
+            delay = Math.min(delay * 1.25, 2000);
+          } else {
+            delay = 300;
+          }
+          since = body.status;
+          continue;
         }
       } catch (error) {
         // The network blinked: try again.
