@@ -71,7 +71,11 @@ def _parser() -> argparse.ArgumentParser:
     web.add_argument("--host", default="127.0.0.1")
     web.add_argument("--port", type=int, default=8000)
     web.add_argument("--workers", type=int, default=2)
-    web.add_argument("--threads", type=int, default=16)
+    web.add_argument("--worker-class", choices=("gevent", "gthread"), default="gevent",
+                     help="gevent (default): long polls hold no thread; gthread: threads")
+    web.add_argument("--connections", type=int, default=2000,
+                     help="requests one gevent worker holds at once (long polls included)")
+    web.add_argument("--threads", type=int, default=16, help="threads of a gthread worker")
     web.add_argument("--access-log", action="store_true")
     worker = sub.add_parser("worker", help="a Celery grading worker")
     worker.add_argument("--queues", default="cpu,gpu",
@@ -144,7 +148,8 @@ def run_service(argv: Sequence[str]) -> int:
 
         return lti_cli.run(args, _store())
     if args.command == "web":
-        command = web_command(args.host, args.port, args.workers, args.threads, args.access_log)
+        command = web_command(args.host, args.port, args.workers, args.threads,
+                              args.access_log, args.worker_class, args.connections)
         os.execv(command[0], command)
     if args.command == "worker":
         try:

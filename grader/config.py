@@ -32,6 +32,10 @@ class Config:
     ARGON2_MAX_CONCURRENT = 2
     # PUT /exercises waits this long for the worker's validation report.
     VALIDATION_TIMEOUT_S = 300
+    # Redis connections one web process holds at most (gevent runs many requests at once),
+    # and how long a request waits for a free one.
+    REDIS_MAX_CONNECTIONS = 64
+    REDIS_POOL_TIMEOUT_S = 20.0
     # Longest ?wait= on GET /submissions/<id> (long polling).
     MAX_WAIT_S = 30.0
     # Long polls one token may hold at once, across web processes (429 beyond).

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import redis
 from flask import Flask, current_app, has_app_context, request
 from flask_limiter import Limiter
 
@@ -89,7 +90,14 @@ limiter = AppLimiter(key_func=caller_key, headers_enabled=True, strategy="fixed-
 def init_app(app: Flask) -> None:
     """Store the counters in the app's Redis, under the store's prefix."""
     app.config.setdefault("RATELIMIT_STORAGE_URI", app.config["REDIS_URL"])
-    app.config.setdefault("RATELIMIT_STORAGE_OPTIONS",
-                          {"key_prefix": f"{app.config['KEY_PREFIX']}:ratelimit"})
+    options: dict[str, Any] = {"key_prefix": f"{app.config['KEY_PREFIX']}:ratelimit"}
+    uri = str(app.config["RATELIMIT_STORAGE_URI"])
+    if uri.startswith(("redis://", "rediss://")):
+        # A bounded pool, as for the store (grader/storage.py): under gevent every request
+        # in flight would otherwise open a connection of its own.
+        options["connection_pool"] = redis.BlockingConnectionPool.from_url(
+            uri, max_connections=int(app.config["REDIS_MAX_CONNECTIONS"]),
+            timeout=float(app.config["REDIS_POOL_TIMEOUT_S"]))
+    app.config.setdefault("RATELIMIT_STORAGE_OPTIONS", options)
     app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
     limiter.init_app(app)

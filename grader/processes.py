@@ -36,13 +36,27 @@ def worker_command(queues: Sequence[str], concurrency: int, pool: str = "prefork
             "-n", node, "-l", loglevel]
 
 
-def web_command(host: str, port: int, workers: int, threads: int,
-                access_log: bool = False) -> list[str]:
-    """Gunicorn serving :func:`grader.app.create_app` with threaded workers (long polls and
-    exercise validation wait on Redis, not on the CPU)."""
+#: Gunicorn worker classes ``grader web`` offers: gevent (the default) parks a waiting request
+#: as a greenlet, so long polls cost no thread; gthread is the plain threaded fallback.
+WEB_WORKER_CLASSES = ("gevent", "gthread")
+
+
+def web_command(host: str, port: int, workers: int, threads: int = 16,
+                access_log: bool = False, worker_class: str = "gevent",
+                connections: int = 2000) -> list[str]:
+    """Gunicorn serving :func:`grader.app.create_app`. With gevent workers (the default) each
+    process holds up to ``connections`` requests at once, long polls included, since a waiting
+    request only waits on Redis (:mod:`grader.waiting`); with gthread workers each holds
+    ``threads`` requests, long polls included."""
+    if worker_class not in WEB_WORKER_CLASSES:
+        raise ValueError(f"unknown worker class {worker_class!r}")
     command = [sys.executable, "-m", "gunicorn", APP, "--bind", f"{host}:{port}",
-               "--workers", str(workers), "--worker-class", "gthread",
-               "--threads", str(threads), "--timeout", "600", "--graceful-timeout", "20"]
+               "--workers", str(workers), "--worker-class", worker_class,
+               "--timeout", "600", "--graceful-timeout", "20"]
+    if worker_class == "gevent":
+        command += ["--worker-connections", str(connections)]
+    else:
+        command += ["--threads", str(threads)]
     if access_log:
         command += ["--access-logfile", "-"]
     return command

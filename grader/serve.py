@@ -63,7 +63,8 @@ class ServeOptions:
     data_dir: Path = field(default_factory=default_data_dir)
     concurrency: int = max(os.cpu_count() or 1, 1)
     web_workers: int = 2
-    threads: int = 16
+    # Requests (long polls included) one gevent web worker holds at once.
+    connections: int = 2000
 
 
 class Supervisor:
@@ -146,7 +147,8 @@ class Supervisor:
             self._start("worker", worker_command(parse_queues("cpu,gpu"),
                                                  self.options.concurrency), env)
             o = self.options
-            self._start("web", web_command(o.host, o.port, o.web_workers, o.threads), env)
+            self._start("web", web_command(o.host, o.port, o.web_workers,
+                                           connections=o.connections), env)
             base = f"http://{o.host}:{o.port}"
             if not _wait(lambda: _answers(f"{base}/healthz"), 120, self._alive):
                 print("grader: the web app did not start", file=sys.stderr)
