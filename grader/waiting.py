@@ -131,17 +131,20 @@ class Waiters:
     def _listen(self) -> None:
         failures = 0
         while not self._stop.is_set():
-            pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+            pubsub = self._redis.pubsub()
             try:
                 pubsub.subscribe(self.channel)
-                # Messages published before this subscription took effect are lost: have
-                # every waiter look again.
-                self._wake_all()
-                failures = 0
                 while not self._stop.is_set():
                     message = pubsub.get_message(timeout=1.0)
-                    if message is not None and message.get("type") == "message":
+                    if message is None:
+                        continue
+                    if message.get("type") == "message":
                         self._dispatch(str(message["data"]))
+                    elif message.get("type") == "subscribe":
+                        # Subscribed from now on; what was published before is lost: have
+                        # every waiter look again.
+                        failures = 0
+                        self._wake_all()
             except (redis.RedisError, OSError) as exc:
                 # Once per outage: Redis being away is logged loudly elsewhere.
                 (logger.debug if failures else logger.warning)(
