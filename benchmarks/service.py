@@ -14,6 +14,18 @@ stays under the target.
 Run the service with a high API rate limit and long-poll cap for this
 (``GRADER_API_RATE_LIMIT="100000 per minute" GRADER_MAX_POLLS_PER_TOKEN=1000``): the
 benchmark's polls all use one token.
+
+``--figures`` prints issue 14's figures in one run: p50 and p99 of ``double-it`` (the sandbox
+tests' one-case exercise) at 20/s, the highest rate ``double-it`` sustains with p99 under 2 s,
+and the same for ``share-from-numpy``, each run printed as above and summed up at the end. The
+service must offer both exercises, e.g. from a course folder that holds the two::
+
+    S=tests/sandbox/course; C=/tmp/course; mkdir -p $C/exercises $C/reference
+    cp -r exercises/share-from-numpy $S/exercises/double-it $C/exercises/
+    cp reference/share-from-numpy.py $S/reference/double-it.py $C/reference/
+    GRADER_EXERCISES_DIR=/tmp/course GRADER_API_RATE_LIMIT="100000 per minute" \
+        GRADER_MAX_POLLS_PER_TOKEN=1000 grader serve &
+    python benchmarks/service.py --token TOKEN --figures --duration 30
 """
 
 from __future__ import annotations
@@ -35,6 +47,14 @@ DEFAULT_CODE = """import torch
 def share_from_numpy(arr):
     return torch.from_numpy(arr)
 """
+#: Correct submissions of the exercises the benchmark knows.
+CODES = {
+    "share-from-numpy": DEFAULT_CODE,
+    "double-it": "import torch\n\n\ndef double_it(x):\n    return x * 2\n",
+    "add-one": "def add_one(x):\n    return x + 1\n",
+}
+#: --figures: the arrival rates tried for each exercise.
+FIGURE_SWEEPS = {"double-it": [20, 30, 40, 50, 60], "share-from-numpy": [10, 15, 20, 25, 30]}
 
 
 @dataclass
@@ -179,32 +199,17 @@ def run(client: Client, rate: float, duration_s: float, exercise: str, code: str
     return result
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--url", default="http://127.0.0.1:8000")
-    parser.add_argument("--token", required=True, help="an lms or instructor token")
-    parser.add_argument("--exercise", default="share-from-numpy")
-    parser.add_argument("--code", type=argparse.FileType("r"), default=None,
-                        help="the submission to send (default: a correct share-from-numpy)")
-    parser.add_argument("--rate", type=float, default=20.0, help="submissions per second")
-    parser.add_argument("--duration", type=float, default=60.0, help="seconds of arrivals")
-    parser.add_argument("--learners", type=int, default=200)
-    parser.add_argument("--timeout", type=float, default=60.0,
-                        help="seconds before a submission counts as lost")
-    parser.add_argument("--sweep", default="",
-                        help="comma-separated rates: find the highest with p99 under --target")
-    parser.add_argument("--target", type=float, default=2.0, help="p99 target (seconds)")
-    parser.add_argument("--pause", type=float, default=5.0, help="seconds between sweep runs")
-    args = parser.parse_args()
-    code = args.code.read() if args.code else DEFAULT_CODE
-    client = Client(args.url, args.token)
-    rates = [float(r) for r in args.sweep.split(",") if r.strip()] or [args.rate]
+def sweep(client: Client, rates: list[float], exercise: str, code: str,
+          args: argparse.Namespace) -> tuple[float | None, list[RunResult]]:
+    """Run each rate in turn; the highest sustained one (p99 under the target, no errors,
+    none lost or duplicated) and every run's result."""
     best = None
+    results = []
     for index, rate in enumerate(rates):
         if index:
             time.sleep(args.pause)
-        result = run(client, rate, args.duration, args.exercise, code, args.learners,
-                     args.timeout)
+        result = run(client, rate, args.duration, exercise, code, args.learners, args.timeout)
+        results.append(result)
         print(result.report(), flush=True)
         sustained = (result.percentile(0.99) < args.target and not result.errors
                      and not result.lost and not result.duplicated)
@@ -212,6 +217,61 @@ def main() -> None:
             best = rate
         elif len(rates) > 1:
             print(f"  not sustained at {rate:g}/s", flush=True)
+    return best, results
+
+
+def figures(client: Client, args: argparse.Namespace) -> None:
+    """Issue 14's figures: double-it at 20/s, then the highest sustained rate of double-it and
+    of share-from-numpy."""
+    lines = []
+    print("== double-it", flush=True)
+    best, results = sweep(client, FIGURE_SWEEPS["double-it"], "double-it", CODES["double-it"],
+                          args)
+    at_20 = results[0]
+    lines.append(f"double-it at 20/s: p50 {at_20.percentile(0.5) * 1000:.0f} ms, "
+                 f"p99 {at_20.percentile(0.99) * 1000:.0f} ms "
+                 f"(targets: p50 <= 50 ms, p99 <= 300 ms)")
+    most = max(len(r.graded) / r.wall_s for r in results)
+    lines.append(f"double-it highest sustained rate (p99 < {args.target:g} s): "
+                 f"{best if best is not None else 'none'}/s, most graded {most:.1f}/s "
+                 "(target >= 40/s)")
+    time.sleep(args.pause)
+    print("== share-from-numpy", flush=True)
+    best, results = sweep(client, FIGURE_SWEEPS["share-from-numpy"], "share-from-numpy",
+                          CODES["share-from-numpy"], args)
+    most = max(len(r.graded) / r.wall_s for r in results)
+    lines.append(f"share-from-numpy highest sustained rate (p99 < {args.target:g} s): "
+                 f"{best if best is not None else 'none'}/s, most graded {most:.1f}/s "
+                 "(target >= 25/s)")
+    print("figures:\n  " + "\n  ".join(lines))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--url", default="http://127.0.0.1:8000")
+    parser.add_argument("--token", required=True, help="an lms or instructor token")
+    parser.add_argument("--exercise", default="share-from-numpy")
+    parser.add_argument("--code", type=argparse.FileType("r"), default=None,
+                        help="the submission to send (default: a correct one of --exercise)")
+    parser.add_argument("--rate", type=float, default=20.0, help="submissions per second")
+    parser.add_argument("--duration", type=float, default=60.0, help="seconds of arrivals")
+    parser.add_argument("--learners", type=int, default=200)
+    parser.add_argument("--timeout", type=float, default=60.0,
+                        help="seconds before a submission counts as lost")
+    parser.add_argument("--sweep", default="",
+                        help="comma-separated rates: find the highest with p99 under --target")
+    parser.add_argument("--figures", action="store_true",
+                        help="issue 14's figures (double-it and share-from-numpy sweeps)")
+    parser.add_argument("--target", type=float, default=2.0, help="p99 target (seconds)")
+    parser.add_argument("--pause", type=float, default=5.0, help="seconds between sweep runs")
+    args = parser.parse_args()
+    client = Client(args.url, args.token)
+    if args.figures:
+        figures(client, args)
+        return
+    code = args.code.read() if args.code else CODES.get(args.exercise, DEFAULT_CODE)
+    rates = [float(r) for r in args.sweep.split(",") if r.strip()] or [args.rate]
+    best, _ = sweep(client, rates, args.exercise, code, args)
     if len(rates) > 1:
         print(f"highest sustained rate (p99 < {args.target:g} s, no errors, none lost or "
               f"duplicated): {best if best is not None else 'none'}/s")

@@ -18,6 +18,8 @@ key                                    type     holds
 ``P:pending``                          zset     ids of submissions not yet finished, scored by
                                                 time accepted (the sweeper's worklist)
 ``P:sweeper``                          string   a sweep is under way (expires)
+``P:events:submissions``               channel  pub/sub: ``"<id> <status>"`` when a submission
+                                                starts or finishes (the web's long polls)
 ``P:counts``                           hash     submissions by status (queued, running...)
 ``P:latency``                          hash     accept-to-finish latency histogram buckets
 ``P:stats:<slug>``                     hash     ``graded``, ``check:<name>:passed|total``
