@@ -205,9 +205,10 @@ def sweep(client: Client, rates: list[float], exercise: str, code: str,
           ) -> tuple[float | None, list[RunResult]]:
     """Run each rate in turn; the highest sustained one (p99 under the target, no errors,
     none lost or duplicated) and every run's result. ``stop_early``: no higher rate after
-    one that was not sustained."""
+    two in a row that were not sustained (one may be a stall of a shared machine)."""
     best = None
     results = []
+    missed = 0
     for index, rate in enumerate(rates):
         if index:
             time.sleep(args.pause)
@@ -218,9 +219,11 @@ def sweep(client: Client, rates: list[float], exercise: str, code: str,
                      and not result.lost and not result.duplicated)
         if sustained:
             best = rate
+            missed = 0
         elif len(rates) > 1:
             print(f"  not sustained at {rate:g}/s", flush=True)
-            if stop_early:
+            missed += 1
+            if stop_early and missed >= 2:
                 break
     return best, results
 
