@@ -174,6 +174,8 @@ class Cluster:
             "GRADER_SANDBOX_WARM": str(self.sandbox_warm),
             "GRADER_CACHE_DIR": str(self.tmp / "cache"),
             "GRADER_SUBMIT_RATE_LIMIT": "1000 per minute",
+            # The workers' "succeeded in" lines are the tally's second count of gradings.
+            "GRADER_TASK_LOG": "1",
             "PYTHONUNBUFFERED": "1",
         })
         env.update({f"GRADER_{k.upper()}": str(v) for k, v in settings.items()})
