@@ -14,6 +14,7 @@ from playwright.sync_api import Playwright, sync_playwright
 from common.spec import ExerciseLibrary
 from worker.config import WorkerConfig
 from worker.pipeline import Pipeline
+from worker.runner import Runner
 from worker.runners import build_runner
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -30,9 +31,22 @@ def console_script(name: str) -> str:
 
 
 @pytest.fixture(scope="session")
-def tiny_pipeline() -> Pipeline:
+def course_runner() -> Iterator[Runner]:
+    """The configured runner (a warm strict sandbox by default), started once for the session
+    and shared by the tests that grade the shipped course or the two-case test course (both
+    hidden from learner code). The sandbox's own tests (``tests/sandbox``) keep theirs: a
+    smaller memory limit and a course of their own."""
+    runner = build_runner(WorkerConfig.from_env(), ExerciseLibrary(FIXTURE_COURSE))
+    yield runner
+    close = getattr(runner, "close", None)
+    if close is not None:
+        close()
+
+
+@pytest.fixture(scope="session")
+def tiny_pipeline(course_runner: Runner) -> Pipeline:
     """The pipeline over the two-case test course, with the configured (default) runner."""
-    return Pipeline(ExerciseLibrary(FIXTURE_COURSE), build_runner(WorkerConfig.from_env()))
+    return Pipeline(ExerciseLibrary(FIXTURE_COURSE), course_runner)
 
 
 @pytest.fixture(scope="session")
