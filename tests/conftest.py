@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -12,6 +14,8 @@ import pytest
 from playwright.sync_api import Playwright, sync_playwright
 
 from common.spec import ExerciseLibrary
+from common.store import Store
+from grader.processes import free_port
 from worker.config import WorkerConfig
 from worker.pipeline import Pipeline
 from worker.runner import Runner
@@ -50,6 +54,30 @@ def tiny_pipeline(course_runner: Runner) -> Pipeline:
 
 
 @pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A private redis-server for the session, on a free port (never the machine's 6379),
+    shared by the service, LTI and browser tests: each keeps to a key prefix of its own."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.fail("redis-server is not installed (scripts/bootstrap installs it)")
+    folder = tmp_path_factory.mktemp("redis")
+    port = free_port()
+    process = subprocess.Popen(
+        [binary, "--bind", "127.0.0.1", "--port", str(port), "--dir", str(folder),
+         "--save", "", "--appendonly", "no", "--daemonize", "no", "--logfile",
+         str(folder / "redis.log")],
+    )
+    url = f"redis://127.0.0.1:{port}/0"
+    probe = Store.from_url(url)
+    try:
+        wait_for(probe.ping, 10, "redis-server to answer")
+        yield url
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+@pytest.fixture(scope="session")
 def playwright() -> Iterator[Playwright]:
     """One Playwright for the whole run: its sync API cannot be started twice in a process
     (the browser tests and the LTI tests each launch their own Chromium from it)."""
@@ -68,3 +96,4 @@ def wait_for(condition: Callable[[], Any], timeout_s: float, what: str,
             return value
         time.sleep(interval_s)
     pytest.fail(f"timed out after {timeout_s:g} s waiting for {what}")
+

@@ -1,5 +1,6 @@
-"""Fixtures of the service tests: a real redis-server on a free port (never the machine's 6379),
-real Celery worker processes started with ``grader worker``, and the Flask app over them.
+"""Fixtures of the service tests: real Celery worker processes started with ``grader worker``
+on the session's redis-server (``redis_url`` in ``tests/conftest.py``: a free port, never the
+machine's 6379), and the Flask app over them.
 
 Each group of tests that needs its own workers gets its own key prefix (a namespace): the
 prefix covers the store's keys and Celery's queues, so workers of one namespace never take
@@ -9,7 +10,6 @@ another's tasks.
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -26,37 +26,12 @@ from flask.testing import FlaskClient
 from common.records import SubmissionRecord
 from common.store import Store
 from grader.app import create_app
-from grader.processes import free_port
 from grader.tokens import TokenStore
 from tests.conftest import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 COURSE = Path(__file__).resolve().parent / "course"
 CALLBACK_SECRET = "test-callback-secret"
-
-
-
-@pytest.fixture(scope="session")
-def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A private redis-server for the session, on a free port."""
-    binary = shutil.which("redis-server")
-    if binary is None:
-        pytest.fail("redis-server is not installed (scripts/bootstrap installs it)")
-    folder = tmp_path_factory.mktemp("redis")
-    port = free_port()
-    process = subprocess.Popen(
-        [binary, "--bind", "127.0.0.1", "--port", str(port), "--dir", str(folder),
-         "--save", "", "--appendonly", "no", "--daemonize", "no", "--logfile",
-         str(folder / "redis.log")],
-    )
-    url = f"redis://127.0.0.1:{port}/0"
-    probe = Store.from_url(url)
-    try:
-        wait_for(probe.ping, 10, "redis-server to answer")
-        yield url
-    finally:
-        process.terminate()
-        process.wait(10)
 
 
 @dataclass
