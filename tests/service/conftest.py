@@ -136,6 +136,16 @@ class Namespace:
         assert record is not None
         return record
 
+    def broker_drained(self) -> bool:
+        """No message of this namespace waits in a queue or is delivered but unacknowledged.
+        Tasks are acknowledged late (after they ran), so every delivery, a duplicate included,
+        has then run to its end."""
+        client = self.store.client
+        unacked = f"{self.prefix}:broker:unacked"
+        queues = [key for key in client.scan_iter(match=f"{self.prefix}:broker:*", count=1000)
+                  if client.type(key) == "list"]  # Redis deletes a list when it empties
+        return not queues and not client.hlen(unacked)
+
     def wait_finished(self, submission_id: str, timeout_s: float = 60) -> dict[str, Any]:
         def finished() -> dict[str, Any] | None:
             body: dict[str, Any] = self.client.get(
