@@ -16,6 +16,7 @@ import redis
 import requests
 
 from common.store import Store
+from grader.cli import run_service
 from grader.processes import free_port
 from grader.tokens import TokenStore
 from tests.service.conftest import CORRECT, COURSE, wait_for
@@ -28,7 +29,8 @@ def _grader(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]
                           capture_output=True, text=True, timeout=60)
 
 
-def test_token_create_list_revoke(redis_url: str) -> None:
+def test_token_create_list_revoke(redis_url: str, monkeypatch: pytest.MonkeyPatch,
+                                  capsys: pytest.CaptureFixture[str]) -> None:
     env = {**os.environ, "GRADER_REDIS_URL": redis_url, "GRADER_KEY_PREFIX": "tokens-cli"}
     created = _grader("token", "create", "--role", "learner", "--name", "Ann",
                       "--learner", "ann", env=env)
@@ -37,13 +39,23 @@ def test_token_create_list_revoke(redis_url: str) -> None:
     store = Store.from_url(redis_url, "tokens-cli")
     record = TokenStore(store).lookup_token(token)
     assert record is not None and record.role == "learner" and record.learner == "ann"
-    listed = _grader("token", "list", env=env)
-    assert record.id in listed.stdout and token not in listed.stdout
-    assert _grader("token", "revoke", record.id, env=env).returncode == 0
+
+    # The rest in this process: the same command code without an interpreter start each.
+    monkeypatch.setenv("GRADER_REDIS_URL", redis_url)
+    monkeypatch.setenv("GRADER_KEY_PREFIX", "tokens-cli")
+
+    def token_command(*args: str) -> tuple[int, str, str]:
+        code = run_service(["token", *args])
+        out = capsys.readouterr()
+        return code, out.out, out.err
+
+    code, listed, _ = token_command("list")
+    assert code == 0 and record.id in listed and token not in listed
+    assert token_command("revoke", record.id)[0] == 0
     assert TokenStore(store).lookup_token(token) is None
-    assert _grader("token", "revoke", record.id, env=env).returncode == 1
-    refused = _grader("token", "create", "--role", "learner", "--name", "x", env=env)
-    assert refused.returncode == 2 and "--learner" in refused.stderr
+    assert token_command("revoke", record.id)[0] == 1
+    code, _, refused = token_command("create", "--role", "learner", "--name", "x")
+    assert code == 2 and "--learner" in refused
 
 
 def assert_secrets_at_rest_are_private(data: Path) -> None:
