@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import io
+import os
 import shutil
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +19,7 @@ from playwright.sync_api import Playwright, sync_playwright
 from common.spec import ExerciseLibrary
 from common.store import Store
 from grader.processes import free_port
+from worker import cli as worker_cli
 from worker.config import WorkerConfig
 from worker.pipeline import Pipeline
 from worker.runner import Runner
@@ -83,6 +87,46 @@ def playwright() -> Iterator[Playwright]:
     (the browser tests and the LTI tests each launch their own Chromium from it)."""
     with sync_playwright() as p:
         yield p
+
+
+@dataclass
+class Ran:
+    """What a command run in this process printed, and its exit status."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture
+def in_process(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+               tmp_path: Path) -> Iterator[Any]:
+    """Run ``worker.cli.main`` (``grader check`` and ``grader exercises``) here, in
+    ``tmp_path``, with no ``GRADER_`` variable set (like the subprocesses' environment); returns
+    what it printed and its exit status."""
+    for name in [n for n in os.environ if n.startswith("GRADER_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+
+    def run(*args: str, stdin: bytes = b"") -> Ran:
+        monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(stdin)))
+        try:
+            code = worker_cli.main(list(args))
+        except SystemExit as exc:  # argparse's usage errors
+            code = int(exc.code or 0)
+        out = capsys.readouterr()
+        return Ran(code, out.out, out.err)
+
+    yield run
+
+
+@pytest.fixture
+def borrowed_sandbox(monkeypatch: pytest.MonkeyPatch, course_runner: Runner) -> Runner:
+    """Make the command grade on the session's warm runner (instead of starting one of its
+    own), and keep it open when the command is done."""
+    monkeypatch.setattr(worker_cli, "build_runner", lambda config, library=None: course_runner)
+    monkeypatch.setattr(course_runner, "close", lambda: None, raising=False)
+    return course_runner
 
 
 def wait_for(condition: Callable[[], Any], timeout_s: float, what: str,

@@ -8,21 +8,16 @@ interpreter start and no import of torch, and grading borrows the session's warm
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import shutil
 import subprocess
-import sys
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.conftest import FIXTURE_COURSE, ROOT, console_script
-from worker import cli
 from worker.runner import Runner
 
 GOLDEN = FIXTURE_COURSE / "exercises" / "tiny-share" / "golden"
@@ -32,43 +27,6 @@ def grader(*args: str, cwd: Path = ROOT, stdin: bytes = b"",
            env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run([console_script("grader"), *args], cwd=cwd, input=stdin.decode(),
                           capture_output=True, text=True, check=False, env=env)
-
-
-@dataclass
-class Ran:
-    returncode: int
-    stdout: str
-    stderr: str
-
-
-@pytest.fixture
-def in_process(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
-               tmp_path: Path) -> Iterator[Any]:
-    """Run ``worker.cli.main`` here, in ``tmp_path``, with no ``GRADER_`` variable set (like
-    the subprocesses' environment); returns what it printed and its exit status."""
-    for name in [n for n in os.environ if n.startswith("GRADER_")]:
-        monkeypatch.delenv(name)
-    monkeypatch.chdir(tmp_path)
-
-    def run(*args: str, stdin: bytes = b"") -> Ran:
-        monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(stdin)))
-        try:
-            code = cli.main(list(args))
-        except SystemExit as exc:  # argparse's usage errors
-            code = int(exc.code or 0)
-        out = capsys.readouterr()
-        return Ran(code, out.out, out.err)
-
-    yield run
-
-
-@pytest.fixture
-def borrowed_sandbox(monkeypatch: pytest.MonkeyPatch, course_runner: Runner) -> Runner:
-    """Make the command grade on the session's warm runner (instead of starting one of its
-    own), and keep it open when the command is done."""
-    monkeypatch.setattr(cli, "build_runner", lambda config, library=None: course_runner)
-    monkeypatch.setattr(course_runner, "close", lambda: None, raising=False)
-    return course_runner
 
 
 def test_check_json_has_the_documented_shape(tmp_path: Path) -> None:

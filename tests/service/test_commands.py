@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
@@ -20,6 +21,7 @@ from grader.cli import run_service
 from grader.processes import free_port
 from grader.tokens import TokenStore
 from tests.service.conftest import CORRECT, COURSE, wait_for
+from worker.runner import Runner
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -196,11 +198,16 @@ def test_serve_restarts_what_dies_and_leaves_nothing_behind_when_killed(tmp_path
 
 
 @pytest.mark.slow
-def test_exercises_import_then_export_meet_in_the_service(redis_url: str, tmp_path: Path) -> None:
+def test_exercises_import_then_export_meet_in_the_service(
+    redis_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, in_process: Any,
+    borrowed_sandbox: Runner,
+) -> None:
+    # The grading commands run in this process (tests/core/test_cli.py runs the console
+    # script) and validate and grade on the session's warm sandbox.
     fixture = ROOT / "tests" / "fixtures" / "course"
-    env = {**os.environ, "GRADER_REDIS_URL": redis_url, "GRADER_KEY_PREFIX": "transfer-cli"}
-    env.pop("GRADER_EXERCISES_DIR", None)
-    imported = _grader("exercises", "import", str(fixture), "tiny-share", env=env)
+    monkeypatch.setenv("GRADER_REDIS_URL", redis_url)
+    monkeypatch.setenv("GRADER_KEY_PREFIX", "transfer-cli")
+    imported = in_process("exercises", "import", str(fixture), "tiny-share")
     assert imported.returncode == 0, imported.stdout + imported.stderr
     assert "live tiny-share" in imported.stdout
     stored = Store.from_url(redis_url, "transfer-cli").get_exercise("tiny-share")
@@ -208,16 +215,16 @@ def test_exercises_import_then_export_meet_in_the_service(redis_url: str, tmp_pa
 
     # Not in the shipped course: only the service has it, and export writes it out.
     out = tmp_path / "course"
-    exported = _grader("exercises", "export", "tiny-share", str(out), env=env)
+    exported = in_process("exercises", "export", "tiny-share", str(out))
     assert exported.returncode == 0, exported.stderr
     assert "from the service" in exported.stdout
     folder = out / "exercises" / "tiny-share"
     assert (folder / "exercise.yaml").read_text() == (
         fixture / "exercises" / "tiny-share" / "exercise.yaml").read_text()
     assert (out / "reference" / "tiny-share.py").is_file()
-    checked = _grader("--exercises", str(out), "check", "tiny-share",
-                      str(folder / "golden" / "as_tensor.py"), env=env)
+    checked = in_process("--exercises", str(out), "check", "tiny-share",
+                         str(folder / "golden" / "as_tensor.py"))
     assert checked.returncode == 0, checked.stdout + checked.stderr
 
-    unknown = _grader("exercises", "export", "no-such-thing", str(out), env=env)
+    unknown = in_process("exercises", "export", "no-such-thing", str(out))
     assert unknown.returncode == 2 and "unknown exercise 'no-such-thing'" in unknown.stderr
