@@ -141,3 +141,19 @@ def wait_for(condition: Callable[[], Any], timeout_s: float, what: str,
         time.sleep(interval_s)
     pytest.fail(f"timed out after {timeout_s:g} s waiting for {what}")
 
+
+# Run with pytest-xdist (``-n 2``), the tests that share a costly session fixture stay on one
+# process (``--dist loadgroup``): the browser tests' service and Chromium, the LTI tests' grader
+# serve, the sandbox tests' strict sandbox, the configured runner of the course and CLI tests.
+# Every other test goes wherever a process is free.
+_GROUPS = {"browser": "browser", "lti": "lti", "sandbox": "sandbox", "core": "course",
+           "test_course.py": "course"}
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the marks
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        parts = item.path.relative_to(ROOT / "tests").parts
+        group = _GROUPS.get(parts[0])
+        if group is not None:
+            item.add_marker(pytest.mark.xdist_group(group))
