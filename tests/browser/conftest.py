@@ -122,15 +122,15 @@ def service(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         wait_for(ready, START_TIMEOUT_S, "the worker's heartbeat and the web app")
         yield service
     finally:
-        for name in ("web", "worker"):
-            process = service.processes.get(name)
-            if process is not None and process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
-                try:
-                    process.wait(30)
-                except subprocess.TimeoutExpired:
-                    os.killpg(process.pid, signal.SIGKILL)
-                    process.wait()
+        running = [p for p in service.processes.values() if p.poll() is None]
+        for process in running:  # both shut down at once
+            os.killpg(process.pid, signal.SIGTERM)
+        for process in running:
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
 
 
 @pytest.fixture(scope="session")

@@ -73,11 +73,18 @@ class WorkerProcess:
             os.killpg(self.pid, signal.SIGKILL)
             self.process.wait(10)
 
-    def stop(self) -> None:
-        """Stop it (warm shutdown), killing it if it takes too long."""
+    def terminate(self) -> None:
+        """Ask it to stop (warm shutdown) without waiting."""
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.pid, signal.SIGTERM)
+
+    def stop(self, terminated: bool = False) -> None:
+        """Stop it (warm shutdown), killing it if it takes too long; ``terminated``: it was
+        already asked to."""
         if self.process is None or self.process.poll() is not None:
             return
-        os.killpg(self.pid, signal.SIGTERM)
+        if not terminated:
+            self.terminate()
         try:
             self.process.wait(20)
         except subprocess.TimeoutExpired:
@@ -213,9 +220,11 @@ def namespace_factory(redis_url: str, tmp_path_factory: pytest.TempPathFactory) 
         return ns
 
     yield make
-    for ns in made:
-        for worker in ns.workers:
-            worker.stop()
+    workers = [worker for ns in made for worker in ns.workers]
+    for worker in workers:  # all shut down at once, not one after another
+        worker.terminate()
+    for worker in workers:
+        worker.stop(terminated=True)
 
 
 @pytest.fixture(scope="session")
