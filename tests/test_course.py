@@ -1,41 +1,53 @@
 """The shipped course: every exercise validates, and its golden submissions get their verdicts.
 
-The goldens are graded in this process on one session-wide pipeline with a warm sandbox (the
-same code path as ``grader check``); ``tests/core/test_cli.py`` covers the command itself, once
-per output format.
+The goldens are graded in this process on one pipeline with a warm sandbox (the same code path
+as ``grader check``); ``tests/core/test_cli.py`` covers the command itself, once per output
+format. Validating an exercise grades its goldens too: the pipeline keeps each verdict, so a
+golden's own test reads the verdict its exercise's validation got instead of grading it again
+(run alone, it grades it).
 """
 
 from __future__ import annotations
 
-import subprocess
-from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
-from common.spec import MODULES, ExerciseLibrary, GoldenSpec
+from common.protocol import Verdict
+from common.spec import MODULES, Exercise, ExerciseLibrary, GoldenSpec
 from common.submission import source_from_upload
-from tests.conftest import ROOT, console_script
+from tests.conftest import ROOT
+from worker import cli
 from worker.config import WorkerConfig
 from worker.devices import resolve_device
 from worker.pipeline import Pipeline
-from worker.runners import build_runner
+from worker.runner import Runner
 from worker.validation import validate_exercise
 
 LIBRARY = ExerciseLibrary(ROOT)
 GOLDEN = [(e.slug, g) for e in LIBRARY.load_all() for g in e.golden]
 
 
+class RememberingPipeline(Pipeline):
+    """A pipeline that grades each (exercise, source) once and then answers with that verdict:
+    grading is deterministic (seeded cases), so a second grading would prove nothing new."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.verdicts: dict[tuple[str, str], Verdict] = {}
+
+    def grade(self, exercise: Exercise | str, source: str) -> Verdict:
+        key = (exercise if isinstance(exercise, str) else exercise.slug, source)
+        if key not in self.verdicts:
+            self.verdicts[key] = super().grade(exercise, source)
+        return self.verdicts[key]
+
+
 @pytest.fixture(scope="module")
-def course_pipeline() -> Iterator[Pipeline]:
-    """The shipped course's pipeline with the configured runner (the sandbox by default)."""
-    config = WorkerConfig.from_env()
-    runner = build_runner(config, LIBRARY)
-    try:
-        yield Pipeline(LIBRARY, runner, config.gpu_memory_fraction)
-    finally:
-        close = getattr(runner, "close", None)
-        if close is not None:
-            close()
+def course_pipeline(course_runner: Runner) -> Pipeline:
+    """The shipped course's pipeline on the session's configured runner (the sandbox by
+    default)."""
+    return RememberingPipeline(LIBRARY, course_runner, WorkerConfig.from_env().gpu_memory_fraction)
 
 
 @pytest.mark.slow
@@ -92,10 +104,14 @@ def test_the_objective_carries_at_least_half_the_weight(slug: str) -> None:
     assert share >= 0.5, f"{slug}: the objective carries {share:.0%} of the weight"
 
 
-def test_exercises_list_is_grouped_in_the_notebooks_order() -> None:
-    out = subprocess.run([console_script("grader"), "exercises", "list"], cwd=ROOT,
-                         capture_output=True, text=True, check=True)
-    headings = [line for line in out.stdout.splitlines() if not line.startswith(" ")]
+def test_exercises_list_is_grouped_in_the_notebooks_order(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # In this process (``grader exercises list`` runs this same main); tests/core/test_cli.py
+    # runs the command itself.
+    monkeypatch.delenv("GRADER_EXERCISES_DIR", raising=False)
+    assert cli.main(["exercises", "list"]) == 0
+    headings = [line for line in capsys.readouterr().out.splitlines() if not line.startswith(" ")]
     order = [m.title for m in MODULES]
     assert headings == [t for t in order if t in headings]
     assert len(headings) == len({e.module for e in LIBRARY.load_all()})

@@ -1,5 +1,5 @@
-"""Fixtures of the browser tests: the whole service as it is deployed (a private redis-server on
-a free port, a ``grader worker`` and ``grader web`` under gunicorn), driven through Debian's
+"""Fixtures of the browser tests: the whole service as it is deployed (a ``grader worker`` and
+``grader web`` under gunicorn, on the session's private redis-server), driven through Debian's
 Chromium by Playwright.
 
 Playwright's own browser download is not used: the tests launch ``/usr/bin/chromium`` (or
@@ -10,7 +10,6 @@ Screenshots of the main pages are written to ``artifacts/screenshots/`` for revi
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -91,14 +90,11 @@ def _answers(url: str) -> bool:
 
 
 @pytest.fixture(scope="session")
-def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
-    """Redis, one worker and the web app, started for the session and stopped after it."""
-    redis_server = shutil.which("redis-server")
-    if redis_server is None:
-        pytest.fail("redis-server is not installed (scripts/bootstrap installs it)")
+def service(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
+    """One worker and the web app on the session's Redis (under the key prefix ``browser``),
+    started for the session and stopped after it."""
     tmp = tmp_path_factory.mktemp("service")
-    redis_port, web_port = free_port(), free_port()
-    redis_url = f"redis://127.0.0.1:{redis_port}/0"
+    web_port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("GRADER_")}
     env.update({
         "GRADER_REDIS_URL": redis_url,
@@ -114,9 +110,6 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
     service = Service(f"http://127.0.0.1:{web_port}", redis_url,
                       Store.from_url(redis_url, PREFIX), tmp)
     try:
-        _start(service, "redis", [redis_server, "--bind", "127.0.0.1", "--port", str(redis_port),
-                                  "--dir", str(tmp), "--save", "", "--appendonly", "no"], env)
-        wait_for(service.store.ping, 15, "redis-server")
         _start(service, "worker", [sys.executable, "-m", "grader.cli", "worker", "--queues",
                                    "cpu,gpu", "--concurrency", "1", "--loglevel", "info"], env)
         _start(service, "web", [sys.executable, "-m", "grader.cli", "web", "--port",
@@ -129,15 +122,15 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
         wait_for(ready, START_TIMEOUT_S, "the worker's heartbeat and the web app")
         yield service
     finally:
-        for name in ("web", "worker", "redis"):
-            process = service.processes.get(name)
-            if process is not None and process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
-                try:
-                    process.wait(30)
-                except subprocess.TimeoutExpired:
-                    os.killpg(process.pid, signal.SIGKILL)
-                    process.wait()
+        running = [p for p in service.processes.values() if p.poll() is None]
+        for process in running:  # both shut down at once
+            os.killpg(process.pid, signal.SIGTERM)
+        for process in running:
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
 
 
 @pytest.fixture(scope="session")

@@ -207,7 +207,20 @@ def test_modified_in_place_sees_writes_through_data_and_new_storage() -> None:
     assert not outcome.passed and outcome.details == {"new_storage": True}
 
 
-def test_all_finite_names_gradients_and_reports_inf_as_the_largest_error() -> None:
+def test_all_finite_names_gradients_when_it_checks_a_gradient() -> None:
+    def reference(x: torch.Tensor) -> torch.Tensor:
+        return torch.nn.functional.softplus(x * 1000)
+
+    bad = context(_naive_softplus, reference, leaf, probes=("grad_of_sum",))
+    outcome = call_check("all_finite", bad, {"target": "grad.x"})
+    assert not outcome.passed
+    assert outcome.message.startswith("3 of 7 gradients are inf or nan, the first at index 4")
+    assert call_check("all_finite", bad, {}).message.startswith("3 of 7 values are inf or nan")
+    good = context(reference, reference, leaf, probes=("grad_of_sum",))
+    assert call_check("all_finite", good, {"target": "grad.x"}).passed
+
+
+def test_values_report_inf_as_the_largest_error() -> None:
     ctx = context(_naive_softplus, lambda x: torch.nn.functional.softplus(x * 1000), leaf)
     outcome = call_check("values", ctx, {})
-    assert "max abs error inf" in outcome.message
+    assert not outcome.passed and "max abs error inf" in outcome.message

@@ -59,7 +59,7 @@ def test_notebook_submission_gets_graded(tiny_pipeline: Pipeline) -> None:
     (json.dumps({"cells": [{"cell_type": "code"}], "nbformat": 4, "nbformat_minor": 5,
                  "metadata": {}}).encode(), "not a valid Jupyter notebook"),
     (notebook(("markdown", "only words")), "no code cells"),
-])
+], ids=["not-json", "not-a-notebook", "not-valid", "no-code-cells"])  # cell ids are random
 def test_invalid_notebook_gets_a_clear_error(data: bytes, says: str) -> None:
     with pytest.raises(SubmissionError, match=says):
         source_from_notebook(data)

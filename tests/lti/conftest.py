@@ -1,5 +1,5 @@
-"""Fixtures of the LTI tests: the grader as it is deployed (``grader serve`` on a private
-redis-server on a free port: gunicorn and a Celery worker) and the test LMS of
+"""Fixtures of the LTI tests: the grader as it is deployed (``grader serve`` on the session's
+private redis-server: gunicorn and a Celery worker) and the test LMS of
 :mod:`tests.lti.platform` (``lti1p3platform`` over real HTTP), all on 127.0.0.1.
 
 The course is a copy of the service tests' one-case course, so a test may change its reference
@@ -8,6 +8,7 @@ solution (to regrade).
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import shutil
@@ -15,14 +16,17 @@ import signal
 import subprocess
 import urllib.request
 from collections.abc import Iterator
+from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass, field
 from http.cookiejar import DefaultCookiePolicy
 from pathlib import Path
+from unittest import mock
 
 import pytest
 import requests
 
 from common.store import Store
+from grader.cli import run_service
 from grader.processes import free_port
 from tests.conftest import console_script, wait_for
 from tests.lti.platform import INSTRUCTOR, LEARNER, Lms
@@ -54,9 +58,17 @@ class Grader:
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
     def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
-        """Run ``grader ARGS`` (the console script beside this interpreter)."""
-        return subprocess.run([console_script("grader"), *args], env=self.env, cwd=ROOT,
-                              capture_output=True, text=True, timeout=60)
+        """Run ``grader ARGS`` (a service command: ``lti ...``) with the grader's environment,
+        in this process: the command's own code, without an interpreter start per call."""
+        out, err = io.StringIO(), io.StringIO()
+        with (mock.patch.dict(os.environ, self.env, clear=True), redirect_stdout(out),
+              redirect_stderr(err)):
+            try:
+                code = run_service(list(args))
+            except SystemExit as exc:  # argparse's usage errors
+                code = int(exc.code or 0)
+        return subprocess.CompletedProcess(["grader", *args], code, out.getvalue(),
+                                           err.getvalue())
 
     def log(self, name: str) -> str:
         path = self.logs / f"{name}.log"
@@ -75,16 +87,13 @@ class Grader:
 
 
 @pytest.fixture(scope="session")
-def grader(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Grader]:
-    """Redis and ``grader serve`` (web app and worker), for the session."""
-    redis_server = shutil.which("redis-server")
-    if redis_server is None:
-        pytest.fail("redis-server is not installed (scripts/bootstrap installs it)")
+def grader(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Grader]:
+    """``grader serve`` (web app and worker) on the session's Redis (under the key prefix
+    ``ltitest``), for the session."""
     tmp = tmp_path_factory.mktemp("lti")
     course = tmp / "course"
     shutil.copytree(COURSE, course)
-    redis_port, web_port = free_port(), free_port()
-    redis_url = f"redis://127.0.0.1:{redis_port}/0"
+    web_port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("GRADER_")}
     env.update({
         "GRADER_REDIS_URL": redis_url, "GRADER_KEY_PREFIX": PREFIX,
@@ -101,9 +110,6 @@ def grader(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Grader]:
     service = Grader(f"http://127.0.0.1:{web_port}", Store.from_url(redis_url, PREFIX), env,
                      course, tmp)
     try:
-        service.start("redis", [redis_server, "--bind", "127.0.0.1", "--port", str(redis_port),
-                                "--dir", str(tmp), "--save", "", "--appendonly", "no"])
-        wait_for(service.store.ping, 15, "redis-server")
         # `grader serve` on the private Redis: the web app under gunicorn and a worker of
         # every queue (callbacks included), as an instructor would run them.
         service.start("serve", [console_script("grader"), "serve", "--host", "127.0.0.1",
@@ -117,7 +123,7 @@ def grader(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Grader]:
         wait_for(ready, START_TIMEOUT_S, "the worker's heartbeat and the web app", 0.3)
         yield service
     finally:
-        for name in ("serve", "redis"):
+        for name in ("serve",):
             process = service.processes.get(name)
             if process is not None and process.poll() is None:
                 os.killpg(process.pid, signal.SIGTERM)

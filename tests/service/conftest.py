@@ -1,5 +1,6 @@
-"""Fixtures of the service tests: a real redis-server on a free port (never the machine's 6379),
-real Celery worker processes started with ``grader worker``, and the Flask app over them.
+"""Fixtures of the service tests: real Celery worker processes started with ``grader worker``
+on the session's redis-server (``redis_url`` in ``tests/conftest.py``: a free port, never the
+machine's 6379), and the Flask app over them.
 
 Each group of tests that needs its own workers gets its own key prefix (a namespace): the
 prefix covers the store's keys and Celery's queues, so workers of one namespace never take
@@ -9,7 +10,6 @@ another's tasks.
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -26,37 +26,12 @@ from flask.testing import FlaskClient
 from common.records import SubmissionRecord
 from common.store import Store
 from grader.app import create_app
-from grader.processes import free_port
 from grader.tokens import TokenStore
 from tests.conftest import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 COURSE = Path(__file__).resolve().parent / "course"
 CALLBACK_SECRET = "test-callback-secret"
-
-
-
-@pytest.fixture(scope="session")
-def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A private redis-server for the session, on a free port."""
-    binary = shutil.which("redis-server")
-    if binary is None:
-        pytest.fail("redis-server is not installed (scripts/bootstrap installs it)")
-    folder = tmp_path_factory.mktemp("redis")
-    port = free_port()
-    process = subprocess.Popen(
-        [binary, "--bind", "127.0.0.1", "--port", str(port), "--dir", str(folder),
-         "--save", "", "--appendonly", "no", "--daemonize", "no", "--logfile",
-         str(folder / "redis.log")],
-    )
-    url = f"redis://127.0.0.1:{port}/0"
-    probe = Store.from_url(url)
-    try:
-        wait_for(probe.ping, 10, "redis-server to answer")
-        yield url
-    finally:
-        process.terminate()
-        process.wait(10)
 
 
 @dataclass
@@ -98,11 +73,18 @@ class WorkerProcess:
             os.killpg(self.pid, signal.SIGKILL)
             self.process.wait(10)
 
-    def stop(self) -> None:
-        """Stop it (warm shutdown), killing it if it takes too long."""
+    def terminate(self) -> None:
+        """Ask it to stop (warm shutdown) without waiting."""
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.pid, signal.SIGTERM)
+
+    def stop(self, terminated: bool = False) -> None:
+        """Stop it (warm shutdown), killing it if it takes too long; ``terminated``: it was
+        already asked to."""
         if self.process is None or self.process.poll() is not None:
             return
-        os.killpg(self.pid, signal.SIGTERM)
+        if not terminated:
+            self.terminate()
         try:
             self.process.wait(20)
         except subprocess.TimeoutExpired:
@@ -160,6 +142,16 @@ class Namespace:
         record = self.store.get_submission(submission_id)
         assert record is not None
         return record
+
+    def broker_drained(self) -> bool:
+        """No message of this namespace waits in a queue or is delivered but unacknowledged.
+        Tasks are acknowledged late (after they ran), so every delivery, a duplicate included,
+        has then run to its end."""
+        client = self.store.client
+        unacked = f"{self.prefix}:broker:unacked"
+        queues = [key for key in client.scan_iter(match=f"{self.prefix}:broker:*", count=1000)
+                  if client.type(key) == "list"]  # Redis deletes a list when it empties
+        return not queues and not client.hlen(unacked)
 
     def wait_finished(self, submission_id: str, timeout_s: float = 60) -> dict[str, Any]:
         def finished() -> dict[str, Any] | None:
@@ -228,9 +220,11 @@ def namespace_factory(redis_url: str, tmp_path_factory: pytest.TempPathFactory) 
         return ns
 
     yield make
-    for ns in made:
-        for worker in ns.workers:
-            worker.stop()
+    workers = [worker for ns in made for worker in ns.workers]
+    for worker in workers:  # all shut down at once, not one after another
+        worker.terminate()
+    for worker in workers:
+        worker.stop(terminated=True)
 
 
 @pytest.fixture(scope="session")

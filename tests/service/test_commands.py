@@ -10,15 +10,18 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
 import requests
 
 from common.store import Store
+from grader.cli import run_service
 from grader.processes import free_port
 from grader.tokens import TokenStore
 from tests.service.conftest import CORRECT, COURSE, wait_for
+from worker.runner import Runner
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -28,7 +31,8 @@ def _grader(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]
                           capture_output=True, text=True, timeout=60)
 
 
-def test_token_create_list_revoke(redis_url: str) -> None:
+def test_token_create_list_revoke(redis_url: str, monkeypatch: pytest.MonkeyPatch,
+                                  capsys: pytest.CaptureFixture[str]) -> None:
     env = {**os.environ, "GRADER_REDIS_URL": redis_url, "GRADER_KEY_PREFIX": "tokens-cli"}
     created = _grader("token", "create", "--role", "learner", "--name", "Ann",
                       "--learner", "ann", env=env)
@@ -37,13 +41,23 @@ def test_token_create_list_revoke(redis_url: str) -> None:
     store = Store.from_url(redis_url, "tokens-cli")
     record = TokenStore(store).lookup_token(token)
     assert record is not None and record.role == "learner" and record.learner == "ann"
-    listed = _grader("token", "list", env=env)
-    assert record.id in listed.stdout and token not in listed.stdout
-    assert _grader("token", "revoke", record.id, env=env).returncode == 0
+
+    # The rest in this process: the same command code without an interpreter start each.
+    monkeypatch.setenv("GRADER_REDIS_URL", redis_url)
+    monkeypatch.setenv("GRADER_KEY_PREFIX", "tokens-cli")
+
+    def token_command(*args: str) -> tuple[int, str, str]:
+        code = run_service(["token", *args])
+        out = capsys.readouterr()
+        return code, out.out, out.err
+
+    code, listed, _ = token_command("list")
+    assert code == 0 and record.id in listed and token not in listed
+    assert token_command("revoke", record.id)[0] == 0
     assert TokenStore(store).lookup_token(token) is None
-    assert _grader("token", "revoke", record.id, env=env).returncode == 1
-    refused = _grader("token", "create", "--role", "learner", "--name", "x", env=env)
-    assert refused.returncode == 2 and "--learner" in refused.stderr
+    assert token_command("revoke", record.id)[0] == 1
+    code, _, refused = token_command("create", "--role", "learner", "--name", "x")
+    assert code == 2 and "--learner" in refused
 
 
 def assert_secrets_at_rest_are_private(data: Path) -> None:
@@ -184,11 +198,16 @@ def test_serve_restarts_what_dies_and_leaves_nothing_behind_when_killed(tmp_path
 
 
 @pytest.mark.slow
-def test_exercises_import_then_export_meet_in_the_service(redis_url: str, tmp_path: Path) -> None:
+def test_exercises_import_then_export_meet_in_the_service(
+    redis_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, in_process: Any,
+    borrowed_sandbox: Runner,
+) -> None:
+    # The grading commands run in this process (tests/core/test_cli.py runs the console
+    # script) and validate and grade on the session's warm sandbox.
     fixture = ROOT / "tests" / "fixtures" / "course"
-    env = {**os.environ, "GRADER_REDIS_URL": redis_url, "GRADER_KEY_PREFIX": "transfer-cli"}
-    env.pop("GRADER_EXERCISES_DIR", None)
-    imported = _grader("exercises", "import", str(fixture), "tiny-share", env=env)
+    monkeypatch.setenv("GRADER_REDIS_URL", redis_url)
+    monkeypatch.setenv("GRADER_KEY_PREFIX", "transfer-cli")
+    imported = in_process("exercises", "import", str(fixture), "tiny-share")
     assert imported.returncode == 0, imported.stdout + imported.stderr
     assert "live tiny-share" in imported.stdout
     stored = Store.from_url(redis_url, "transfer-cli").get_exercise("tiny-share")
@@ -196,16 +215,16 @@ def test_exercises_import_then_export_meet_in_the_service(redis_url: str, tmp_pa
 
     # Not in the shipped course: only the service has it, and export writes it out.
     out = tmp_path / "course"
-    exported = _grader("exercises", "export", "tiny-share", str(out), env=env)
+    exported = in_process("exercises", "export", "tiny-share", str(out))
     assert exported.returncode == 0, exported.stderr
     assert "from the service" in exported.stdout
     folder = out / "exercises" / "tiny-share"
     assert (folder / "exercise.yaml").read_text() == (
         fixture / "exercises" / "tiny-share" / "exercise.yaml").read_text()
     assert (out / "reference" / "tiny-share.py").is_file()
-    checked = _grader("--exercises", str(out), "check", "tiny-share",
-                      str(folder / "golden" / "as_tensor.py"), env=env)
+    checked = in_process("--exercises", str(out), "check", "tiny-share",
+                         str(folder / "golden" / "as_tensor.py"))
     assert checked.returncode == 0, checked.stdout + checked.stderr
 
-    unknown = _grader("exercises", "export", "no-such-thing", str(out), env=env)
+    unknown = in_process("exercises", "export", "no-such-thing", str(out))
     assert unknown.returncode == 2 and "unknown exercise 'no-such-thing'" in unknown.stderr
