@@ -123,9 +123,11 @@ class ProcessRunner:
         finally:
             os.close(read_end)
             _kill_group(child)
-        if status is None:
+        # After "done" the run is over: the process is killed then (as the sandbox's is), so
+        # how it ended says nothing. Before it, a signal or an exit code is what happened.
+        if status is None and not builder.done:
             status, message = signal_status(child.returncode, limits) or (None, "")
-            if status is None and not builder.done:
+            if status is None:
                 message = f"the process exited with status {child.returncode} before finishing"
         stdout, cut = read_capped(output_path, limits.output_bytes)
         outcome = builder.finish(status, message)

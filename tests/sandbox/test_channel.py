@@ -180,14 +180,10 @@ def test_a_crash_after_the_last_case_fails_the_submission(sandbox: SandboxRunner
 
 @pytest.mark.slow
 def test_the_process_runner_says_so_on_every_result() -> None:
-    # Its subject is the notice. Whether the code finishes within the exercise's limit in a
-    # fresh Python (importing torch, its first calls cold) depends on the machine's load: with
-    # the suite on two processes it did not always, so a timeout is allowed here; every case
-    # still ran in the process runner.
+    # And grades right: its run is over at "done", though it kills the process then (a race
+    # once reported every such run as killed by SIGKILL on a busy machine).
     pipeline = Pipeline(ExerciseLibrary(ROOT), ProcessRunner())
     golden = ROOT / "exercises" / "share-from-numpy" / "golden" / "as_tensor.py"
     verdict = pipeline.grade("share-from-numpy", golden.read_text())
-    statuses = {c.status for c in verdict.cases}
-    assert statuses <= {"returned", "timeout"}, verdict.model_dump_json(indent=1)
-    assert verdict.full_marks or "timeout" in statuses, verdict.model_dump_json(indent=1)
+    assert verdict.full_marks, verdict.model_dump_json(indent=1)
     assert PROCESS_RUNNER_NOTICE in verdict.notices
