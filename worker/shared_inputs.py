@@ -39,6 +39,7 @@ _NUMPY_DTYPES = {
     torch.float64: np.dtype(np.float64), torch.complex64: np.dtype(np.complex64),
     torch.complex128: np.dtype(np.complex128),
 }
+_NUMPY_DTYPES_BY_NAME = {str(t): n for t, n in _NUMPY_DTYPES.items()}  # "torch.float32": ...
 _TENSOR_TYPES = (torch.Tensor, torch.nn.Parameter)
 
 
@@ -74,20 +75,22 @@ def _owner(array: np.ndarray) -> np.ndarray | None:
     return owner
 
 
-def _memory(value: Any) -> tuple[str, int, int] | None:
-    """(kind, bytes, first byte) of an input that can have a slot; None for the others."""
+def _memory(value: Any) -> tuple[str, int, int, int] | None:
+    """(kind, bytes, first byte, address of the memory's start) of an input that can have a
+    slot; None for the others."""
     if type(value) in _TENSOR_TYPES:
         t: torch.Tensor = value
         if (t.device.type != "cpu" or t.layout != torch.strided or t.dtype not in _NUMPY_DTYPES
                 or t.is_quantized or t.untyped_storage().nbytes() == 0):
             return None
-        return "tensor", t.untyped_storage().nbytes(), 0
+        storage = t.untyped_storage()
+        return "tensor", storage.nbytes(), 0, storage.data_ptr()
     if type(value) is np.ndarray and value.dtype.kind in "biufc" and value.size:
         owner = _owner(value)
         if owner is None:
             return None
-        first = value.__array_interface__["data"][0] - owner.__array_interface__["data"][0]
-        return "ndarray", owner.nbytes, first
+        start = owner.__array_interface__["data"][0]
+        return "ndarray", owner.nbytes, value.__array_interface__["data"][0] - start, start
     return None
 
 
@@ -100,14 +103,10 @@ def plan(inputs: Mapping[str, Mapping[str, Any]]) -> tuple[Slot, ...]:
     for case, values in inputs.items():
         for name, value in values.items():
             memory = _memory(value)
-            if memory is None:
+            if memory is None or memory[3] in seen:
                 continue
-            start = (value.untyped_storage().data_ptr() if memory[0] == "tensor"
-                     else _owner(value).__array_interface__["data"][0])  # type: ignore[union-attr]
-            if start in seen:
-                continue
+            kind, nbytes, first, start = memory
             seen.add(start)
-            kind, nbytes, first = memory
             slots.append(Slot(case, name, kind, offset, nbytes, first))
             offset += (nbytes + ALIGN - 1) // ALIGN * ALIGN
     return tuple(slots)
@@ -201,8 +200,7 @@ def _view(segment: bytes, slot: Slot, after: Value) -> np.ndarray | None:
     if slot.kind == "tensor":
         if facts.storage_offset is None or facts.dtype is None:
             return None
-        named = {str(t): n for t, n in _NUMPY_DTYPES.items()}
-        if named.get(facts.dtype) != dtype:
+        if _NUMPY_DTYPES_BY_NAME.get(facts.dtype) != dtype:
             return None
         first = facts.storage_offset * dtype.itemsize
     else:

@@ -77,15 +77,21 @@ def load_submission(path: str) -> types.ModuleType:
     return module
 
 
-def limit_address_space(allowance: int) -> None:
-    """RLIMIT_AS at what this process maps now plus ``allowance`` bytes (for a ``cuda`` job,
-    once CUDA has reserved its address space)."""
+def mapped_bytes() -> int | None:
+    """The address space this process maps now (VmSize), if the kernel says."""
     with open("/proc/self/status") as status:
         for line in status:
             if line.startswith("VmSize:"):
-                mapped = int(line.split()[1]) * 1024
-                resource.setrlimit(resource.RLIMIT_AS, (mapped + allowance,) * 2)
-                return
+                return int(line.split()[1]) * 1024
+    return None
+
+
+def limit_address_space(allowance: int) -> None:
+    """RLIMIT_AS at what this process maps now plus ``allowance`` bytes (for a ``cuda`` job,
+    once CUDA has reserved its address space)."""
+    mapped = mapped_bytes()
+    if mapped is not None:
+        resource.setrlimit(resource.RLIMIT_AS, (mapped + allowance,) * 2)
 
 
 def normalise_memory_error(error: dict[str, Any] | None) -> None:

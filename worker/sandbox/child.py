@@ -26,7 +26,7 @@ from typing import Any, NoReturn
 from worker.harness.capture import Capture
 from worker.harness.main import serve
 from worker.sandbox import landlock, linux
-from worker.sandbox.rootfs import GPU_DEVICE_PREFIXES, JOB_DIR, OLD_ROOT, SANDBOX_UID, RootPlan
+from worker.sandbox.rootfs import JOB_DIR, OLD_ROOT, SANDBOX_UID, RootPlan
 
 SOURCE_NAME = "submission.py"
 
@@ -151,14 +151,10 @@ def _isolate(plan: ChildPlan, fds: ChildFds) -> None:
             devices=plan.root.devices,
             # The CUDA driver writes its threads' names (seen on an H200); resolved now, after
             # the pivot, so: this process's own threads only. Only where a GPU is bound in.
-            writable_files=("/proc/self/task",) if _has_gpu(plan) else (),
+            writable_files=("/proc/self/task",) if plan.root.gpu else (),
         ), plan.landlock_abi)
     if "seccomp" in plan.layers and plan.seccomp_program:
         linux.load_seccomp(plan.seccomp_program)
-
-
-def _has_gpu(plan: ChildPlan) -> bool:
-    return any(os.path.basename(d).startswith(GPU_DEVICE_PREFIXES) for d in plan.root.devices)
 
 
 def _enter_staged_root(plan: ChildPlan) -> None:

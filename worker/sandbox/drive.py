@@ -69,7 +69,7 @@ def drive(child: WarmChild, job: Job) -> RunOutcome:
     if slots:
         shared_inputs.read_back(os.pread(child.inputs, shared_inputs.size(slots), 0), slots,
                                 outcome.observations)
-    if _output_unsafe(builder, outcome, child):
+    if _output_unsafe(builder, outcome):
         outcome.stdout = "[output not shown: the run ended between its visible and hidden cases]"
         return outcome
     data = os.pread(child.output, limits.output_bytes + 1, 0)
@@ -96,14 +96,15 @@ def _slots(cases: tuple[str, ...]) -> tuple[shared_inputs.Slot, ...]:
     return shared_inputs.plan({c.name: build_inputs(c, "cpu") for c in specs})
 
 
-def _output_unsafe(builder: OutcomeBuilder, outcome: RunOutcome, child: WarmChild) -> bool:
+def _output_unsafe(builder: OutcomeBuilder, outcome: RunOutcome) -> bool:
     """Whether the visible capture may hold hidden cases' output: the run had hidden cases, got
     past its visible ones, and did not end with the capture sealed and approved."""
     if not builder.split or outcome.status in ("completed", "load_error"):
         return False
     visible_done = all(c in outcome.observations for c in builder.cases or ()
                        if c not in builder.hidden)
-    return visible_done and not (outcome.hidden_reached and sealed(child.output))
+    # hidden_reached is set only once the runner's own seal check passed (OutcomeBuilder).
+    return visible_done and not outcome.hidden_reached
 
 
 def _exit_status(child: WarmChild, builder: OutcomeBuilder, limits: Limits,

@@ -49,6 +49,11 @@ class RootPlan:
     stage: str = ""  # where the tree is staged in the zygote's namespace ("" = not staged)
 
     @property
+    def gpu(self) -> bool:
+        """Whether a GPU's device nodes are bound in."""
+        return any(os.path.basename(d).startswith(GPU_DEVICE_PREFIXES) for d in self.devices)
+
+    @property
     def landlock_read_only(self) -> tuple[str, ...]:
         """Landlock's read-only allowlist: the runtime, plus, in the staged tree, its synthetic
         /etc, /dev and namespace-local /proc (never the host's)."""

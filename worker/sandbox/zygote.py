@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NoReturn
 
+from worker.harness.main import mapped_bytes
 from worker.harness.warmup import rehearse
 from worker.sandbox import control, layers, linux, rootfs
 from worker.sandbox.child import ChildFds, ChildPlan, learner_process, reaper_command
@@ -369,11 +370,8 @@ def _reaper_programs() -> tuple[str, str, str] | None:
 
 
 def _address_space() -> int:
-    with open("/proc/self/status") as handle:
-        for line in handle:
-            if line.startswith("VmSize:"):
-                return int(line.split()[1]) * 1024 + 512 * 2**20  # room for thread stacks
-    return 2 * 2**30
+    mapped = mapped_bytes()
+    return 2 * 2**30 if mapped is None else mapped + 512 * 2**20  # room for thread stacks
 
 
 def main() -> NoReturn:
