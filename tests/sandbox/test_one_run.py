@@ -172,9 +172,9 @@ def test_a_descriptor_kept_from_a_visible_case_cannot_leak_hidden_inputs(
     assert not any(text in verdict.stdout for text in hidden_texts), verdict.stdout
 
 
-def test_a_writable_mapping_of_the_output_is_tampering(pipeline: Pipeline,
-                                                       hidden_texts: list[str]) -> None:
-    source = _src("""
+@pytest.mark.parametrize("source", [
+    # A writable mapping of the capture: the seal cannot be set while it exists.
+    _src("""
         import mmap, os
         MAPS = []
         def double_it(x):
@@ -185,17 +185,10 @@ def test_a_writable_mapping_of_the_output_is_tampering(pipeline: Pipeline,
                 text = repr(x.tolist()).encode()
                 MAPS[0][:len(text)] = text
             return x * 2
-        """)
-    verdict = grade(pipeline, source)
-    assert verdict.status == "tampering" and verdict.score == 0, verdict
-    assert not any(text in verdict.stdout for text in hidden_texts), verdict.stdout
-
-
-def test_replacing_the_capture_descriptors_is_tampering(pipeline: Pipeline,
-                                                        hidden_texts: list[str]) -> None:
-    # Put a memfd of one's own where the harness keeps the visible capture, so that it seals
-    # that one, keeping a duplicate of the real capture to write hidden inputs into.
-    source = _src("""
+        """),
+    # A memfd of one's own where the harness keeps the visible capture, so that it seals that
+    # one, keeping a duplicate of the real capture to write hidden inputs into.
+    _src("""
         import os
         SAVED = []
         def double_it(x):
@@ -214,7 +207,10 @@ def test_replacing_the_capture_descriptors_is_tampering(pipeline: Pipeline,
                 except OSError:
                     pass
             return x * 2
-        """)
+        """),
+], ids=["writable-mapping", "replaced-descriptors"])
+def test_breaking_the_switch_to_the_hidden_capture_is_tampering(
+        source: str, pipeline: Pipeline, hidden_texts: list[str]) -> None:
     verdict = grade(pipeline, source)
     assert verdict.status == "tampering" and verdict.score == 0, verdict
     assert not any(text in verdict.stdout for text in hidden_texts), verdict.stdout
