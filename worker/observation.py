@@ -7,6 +7,11 @@ RNG state) plus numeric arrays, carried as one frame (:mod:`worker.harness.frame
 uncompressed, authenticated) that the trusted side validates against the models below. Nothing
 in it is executed.
 
+In the sandbox, numbers that lie in the runner's shared inputs segment (an input that kept its
+memory, a result that shares it) are not copied into the frame: their facts name the slot and
+the byte where the first element is (``slot``, ``slot_first``), and the runner reads them from
+the segment itself (:func:`worker.shared_inputs.fill`).
+
 The functions this module calls on tensors are captured when it is imported, which in the
 sandbox happens before the learner's code is loaded: a learner who monkeypatches
 ``torch.Tensor`` methods or NumPy functions does not change what is observed.
@@ -39,6 +44,8 @@ _storage_offset = torch.Tensor.storage_offset
 _storage_data_ptr = inspect.getattr_static(torch._C.StorageBase, "data_ptr")
 _storage_nbytes = inspect.getattr_static(torch._C.StorageBase, "nbytes")
 _stride = torch.Tensor.stride
+_is_conj = torch.Tensor.is_conj
+_is_neg = torch.Tensor.is_neg
 _is_contiguous = torch.Tensor.is_contiguous
 _element_size = torch.Tensor.element_size
 _numel = torch.Tensor.numel
@@ -76,6 +83,23 @@ requires_grad_of = _requires_grad
 
 NUMERIC_KINDS = frozenset("biufc")
 MAX_SEQUENCE_ITEMS = 64
+# torch dtypes whose numbers NumPy holds as they are, so that they can be read from memory as
+# bytes (bfloat16 and the like cannot).
+NUMPY_DTYPES: dict[torch.dtype, np.dtype[Any]] = {
+    torch.bool: np.dtype(np.bool_), torch.uint8: np.dtype(np.uint8),
+    torch.int8: np.dtype(np.int8), torch.int16: np.dtype(np.int16),
+    torch.int32: np.dtype(np.int32), torch.int64: np.dtype(np.int64),
+    torch.float16: np.dtype(np.float16), torch.float32: np.dtype(np.float32),
+    torch.float64: np.dtype(np.float64), torch.complex64: np.dtype(np.complex64),
+    torch.complex128: np.dtype(np.complex128),
+}
+#: The dtype of a value's numbers, by the name its facts give (``torch.float32``, ``float32``):
+#: the only dtypes the trusted side reads from memory.
+MEMORY_DTYPES: dict[str, np.dtype[Any]] = {
+    **{str(t): n for t, n in NUMPY_DTYPES.items()},
+    **{str(n): n for n in (*NUMPY_DTYPES.values(), np.dtype(np.uint16), np.dtype(np.uint32),
+                           np.dtype(np.uint64))},
+}
 
 
 class _Facts(BaseModel):
@@ -106,6 +130,10 @@ class ValueFacts(_Facts):
     items: tuple[ValueFacts, ...] | None = None
     length: int | None = None  # of a sequence, also when it is too long for its items to be kept
     grad: ValueFacts | None = None
+    # The numbers lie in shared inputs slot number ``slot``, the first element ``slot_first``
+    # bytes from its start (the sandbox only; see the module docstring).
+    slot: int | None = None
+    slot_first: int | None = None
 
 
 class ErrorFacts(_Facts):
@@ -233,11 +261,24 @@ class Observation:
 
 
 class Encoder:
-    """Turns Python values into facts plus numbered arrays, within a byte budget."""
+    """Turns Python values into facts plus numbered arrays, within a byte budget.
 
-    def __init__(self, max_bytes: int) -> None:
+    ``regions`` are the shared inputs slots as mapped here (address and length, by slot
+    number): numbers found wholly inside one are referred to, not copied."""
+
+    def __init__(self, max_bytes: int, regions: tuple[tuple[int, int], ...] = ()) -> None:
         self.arrays: list[np.ndarray] = []
         self.budget = max_bytes
+        self.regions = regions
+
+    def _in_slot(self, facts: dict[str, Any], low: int, high: int, nbytes: int) -> bool:
+        """Refer to a slot for numbers occupying bytes [low, high), if one holds them all."""
+        for number, (start, length) in enumerate(self.regions):
+            if start <= low and high <= start + length:
+                self.budget -= nbytes
+                facts["slot"], facts["slot_first"] = number, low - start
+                return True
+        return False
 
     def _store(self, array: np.ndarray) -> int | None:
         if array.nbytes > self.budget:
@@ -302,20 +343,28 @@ class Encoder:
             "nbytes": numel * item,
         }
         if with_data:
-            array = self._tensor_data(t) if numel * item <= self.budget else None
-            if array is None and numel * item > self.budget:
+            if numel * item > self.budget:
                 facts["kind"] = "too_large"
-            elif array is None:
-                facts["kind"] = "other"
-                facts["type"] = f"{type_name} with layout {_layout(t)}"
-            else:
-                facts["array"] = self._store(array)
-                if facts["array"] is None:
-                    facts["kind"] = "too_large"
+            elif not (self.regions and numel and self._plain(t) and self._in_slot(
+                    facts, ptr, ptr + span * item, numel * item)):
+                array = self._tensor_data(t)
+                if array is None:
+                    facts["kind"] = "other"
+                    facts["type"] = f"{type_name} with layout {_layout(t)}"
+                else:
+                    facts["array"] = self._store(array)
             grad = _grad(t) if is_leaf and requires_grad else None
             if grad is not None:
                 facts["grad"] = self.encode(grad)
         return facts
+
+    @staticmethod
+    def _plain(t: torch.Tensor) -> bool:
+        """Whether ``t``'s numbers are its memory's bytes read as they are: strided, on the
+        CPU, of a NumPy dtype, no lazy conjugation or negation, no negative stride."""
+        return (_layout(t) == torch.strided and _device(t).type == "cpu"
+                and _dtype(t) in NUMPY_DTYPES and not _is_quantized(t) and not _is_conj(t)
+                and not _is_neg(t) and min(_stride(t), default=0) >= 0)
 
     @staticmethod
     def _tensor_data(t: torch.Tensor) -> np.ndarray | None:
@@ -342,10 +391,12 @@ class Encoder:
             "nbytes": int(a.nbytes),
         }
         if with_data:
-            index = self._store(_np_array(a, copy=True))
-            if index is None:
-                facts["kind"] = "too_large"
-            facts["array"] = index
+            if a.nbytes > self.budget:
+                facts["kind"], facts["array"] = "too_large", None
+            elif not (self.regions and a.size and a.dtype.isnative and str(a.dtype) in
+                      MEMORY_DTYPES and min(a.strides, default=0) >= 0 and self._in_slot(
+                          facts, int(low), int(high), int(a.nbytes))):
+                facts["array"] = self._store(_np_array(a, copy=True))
         return facts
 
 
@@ -365,29 +416,39 @@ def rng_fingerprints() -> dict[str, str]:
 # Decoding (runs on the trusted side)
 
 
-def _value(facts: ValueFacts | None, arrays: dict[int, np.ndarray]) -> Value | None:
+def _value(facts: ValueFacts | None, arrays: dict[int, np.ndarray], slots: int) -> (
+        Value | None):
     if facts is None:
         return None
+    # Numbers in the shared inputs segment: the runner attaches them after the run.
+    if facts.slot is not None and (
+            facts.array is not None or not 0 <= facts.slot < slots or facts.slot_first is None
+            or facts.kind not in ("tensor", "ndarray")):
+        raise ObservationError("a value refers to shared memory it cannot be in")
     data = arrays.get(facts.array) if facts.array is not None else None
     if data is not None and facts.shape is not None and tuple(data.shape) != facts.shape:
         raise ObservationError("array shape disagrees with its facts")
-    items = tuple(v for v in (_value(i, arrays) for i in facts.items or ()) if v is not None)
-    return Value(facts=facts, data=data, items=items, grad=_value(facts.grad, arrays))
+    items = tuple(v for v in (_value(i, arrays, slots) for i in facts.items or ())
+                  if v is not None)
+    return Value(facts=facts, data=data, items=items, grad=_value(facts.grad, arrays, slots))
 
 
-def decode(header: dict[str, Any], arrays: dict[int, np.ndarray]) -> Observation:
-    """Validate a header against the schema and attach its arrays."""
+def decode(header: dict[str, Any], arrays: dict[int, np.ndarray], slots: int = 0) -> (
+        Observation):
+    """Validate a header against the schema and attach its arrays. ``slots``: how many shared
+    inputs slots the run had (values referring to one get their numbers later, from the
+    runner; a reference to any other is an error)."""
     try:
         parsed = ObservationHeader.model_validate(header)
     except ValidationError as exc:
         raise ObservationError(f"observation does not match the schema: {exc}") from exc
     grads: dict[str, Value | None] = {}
     if parsed.grad_of_sum is not None:
-        grads = {k: _value(v, arrays) for k, v in parsed.grad_of_sum.grads.items()}
+        grads = {k: _value(v, arrays, slots) for k, v in parsed.grad_of_sum.grads.items()}
     return Observation(
         header=parsed,
-        result=_value(parsed.result, arrays),
+        result=_value(parsed.result, arrays, slots),
         inputs_after={k: v for k, f in parsed.inputs_after.items()
-                      if (v := _value(f, arrays)) is not None},
+                      if (v := _value(f, arrays, slots)) is not None},
         grads=grads,
     )

@@ -143,8 +143,9 @@ class OutcomeBuilder:
 
     def __init__(self, limits: Limits, cases: tuple[str, ...] | None = None,
                  key: bytes | None = None, hidden: frozenset[str] = frozenset(),
-                 seal_check: Callable[[], bool] | None = None) -> None:
+                 seal_check: Callable[[], bool] | None = None, slots: int = 0) -> None:
         self.limits = limits
+        self.slots = slots  # shared inputs slots the run has (see worker.shared_inputs)
         self.cases = cases
         self.key = key if key is not None else new_key()
         self.hidden = hidden
@@ -198,7 +199,8 @@ class OutcomeBuilder:
             elif kind == "start":
                 self.outcome.running_case = self._expected_case(header.get("case"))
             elif kind == "case":
-                observation = decode(header.get("observation") or {}, dict(enumerate(arrays)))
+                observation = decode(header.get("observation") or {}, dict(enumerate(arrays)),
+                                     self.slots)
                 name = observation.header.case
                 if name != self.outcome.running_case:
                     raise ObservationError(f"an observation of case {name!r} was not expected")

@@ -27,19 +27,16 @@ from typing import Any
 import numpy as np
 import torch
 
-from worker.observation import Observation, Value
+from worker.observation import (
+    MEMORY_DTYPES,
+    NUMPY_DTYPES,
+    Observation,
+    ObservationError,
+    Value,
+    ValueFacts,
+)
 
 ALIGN = 64
-# torch dtypes whose numbers NumPy holds as they are (bfloat16 and the like: not in slots).
-_NUMPY_DTYPES = {
-    torch.bool: np.dtype(np.bool_), torch.uint8: np.dtype(np.uint8),
-    torch.int8: np.dtype(np.int8), torch.int16: np.dtype(np.int16),
-    torch.int32: np.dtype(np.int32), torch.int64: np.dtype(np.int64),
-    torch.float16: np.dtype(np.float16), torch.float32: np.dtype(np.float32),
-    torch.float64: np.dtype(np.float64), torch.complex64: np.dtype(np.complex64),
-    torch.complex128: np.dtype(np.complex128),
-}
-_NUMPY_DTYPES_BY_NAME = {str(t): n for t, n in _NUMPY_DTYPES.items()}  # "torch.float32": ...
 _TENSOR_TYPES = (torch.Tensor, torch.nn.Parameter)
 
 
@@ -80,7 +77,7 @@ def _memory(value: Any) -> tuple[str, int, int, int] | None:
     slot; None for the others."""
     if type(value) in _TENSOR_TYPES:
         t: torch.Tensor = value
-        if (t.device.type != "cpu" or t.layout != torch.strided or t.dtype not in _NUMPY_DTYPES
+        if (t.device.type != "cpu" or t.layout != torch.strided or t.dtype not in NUMPY_DTYPES
                 or t.is_quantized or t.untyped_storage().nbytes() == 0):
             return None
         storage = t.untyped_storage()
@@ -120,15 +117,18 @@ def size(slots: tuple[Slot, ...]) -> int:
 # -- in the child, before learner code loads ---------------------------------------------------
 
 
-def transplant(inputs: dict[str, dict[str, Any]], slots: tuple[Slot, ...], fd: int) -> None:
-    """Move each slotted input into the segment ``fd`` (mapped, then closed). Raises
+def transplant(inputs: dict[str, dict[str, Any]], slots: tuple[Slot, ...], fd: int) -> (
+        tuple[tuple[int, int], ...]):
+    """Move each slotted input into the segment ``fd`` (mapped, then closed). Returns where
+    each slot is mapped (address and length, for the observations' :class:`Encoder`). Raises
     ValueError when an input does not fit its slot (the runner and the child disagree)."""
     length = os.fstat(fd).st_size
     if not slots or length == 0:
         os.close(fd)
-        return
+        return ()
     segment = _map_shared(fd, length)
     os.close(fd)  # the mapping stays; no descriptor is left to find
+    base = ctypes.addressof(segment)
     for slot in slots:
         value = inputs[slot.case][slot.name]
         memory = _memory(value)
@@ -149,6 +149,7 @@ def transplant(inputs: dict[str, dict[str, Any]], slots: tuple[Slot, ...], fd: i
                                offset=slot.offset + slot.first_byte, strides=value.strides)
             moved.flags.writeable = value.flags.writeable
             inputs[slot.case][slot.name] = moved
+    return tuple((base + slot.offset, slot.nbytes) for slot in slots)
 
 
 def _map_shared(fd: int, length: int) -> ctypes.Array[ctypes.c_char]:
@@ -168,19 +169,76 @@ def _map_shared(fd: int, length: int) -> ctypes.Array[ctypes.c_char]:
 # -- on the trusted side, after the run --------------------------------------------------------
 
 
+def fill(segment: bytes, slots: tuple[Slot, ...], observations: dict[str, Observation],
+         budget: int) -> None:
+    """Attach to every value the child reported as lying in a slot (see
+    :mod:`worker.observation`) the numbers read from ``segment``, viewed as its facts describe
+    it (dtype, shape, strides from the first element, bounded by the slot). At most ``budget``
+    bytes of such numbers per observation, as for numbers sent in the frame. Raises
+    ObservationError for a reference the harness never makes (out of its slot, say)."""
+    for observation in observations.values():
+        reader = _SlotReader(segment, slots, budget)
+        observation.result = reader.filled(observation.result)
+        observation.inputs_after = {n: reader.value(v) for n, v in observation.inputs_after.items()}
+        observation.grads = {n: reader.filled(v) for n, v in observation.grads.items()}
+
+
+@dataclass
+class _SlotReader:
+    """Numbers from the segment for one observation's values, within its byte budget."""
+
+    segment: bytes
+    slots: tuple[Slot, ...]
+    left: int
+
+    def filled(self, value: Value | None) -> Value | None:
+        """:meth:`value`, or None for None."""
+        return None if value is None else self.value(value)
+
+    def value(self, value: Value) -> Value:
+        """``value`` with its numbers (and its items' and gradient's) read from its slot."""
+        data = self.numbers(value.facts) if value.facts.slot is not None else value.data
+        items = tuple(map(self.value, value.items))
+        grad = self.filled(value.grad)
+        if data is value.data and grad is value.grad and all(
+                a is b for a, b in zip(items, value.items, strict=True)):
+            return value
+        return dataclasses.replace(value, data=data, items=items, grad=grad)
+
+    def numbers(self, facts: ValueFacts) -> np.ndarray:
+        """A read-only view of the segment, as ``facts`` lay the numbers out."""
+        assert facts.slot is not None and facts.slot_first is not None  # decode made sure
+        dtype = MEMORY_DTYPES.get(facts.dtype or "")
+        if dtype is None or facts.shape is None or facts.stride is None or len(
+                facts.shape) != len(facts.stride) or len(facts.shape) > 32:
+            raise ObservationError("a value in shared memory has no readable layout")
+        slot = self.slots[facts.slot]
+        count = int(np.prod(facts.shape, dtype=np.int64)) if facts.shape else 1
+        strides = tuple(s * dtype.itemsize for s in facts.stride)
+        span = sum((n - 1) * s for n, s in zip(facts.shape, strides, strict=True) if n > 0)
+        self.left -= count * dtype.itemsize
+        if (count <= 0 or min(facts.shape, default=1) < 0 or min(strides, default=0) < 0
+                or facts.slot_first < 0 or facts.slot_first + span + dtype.itemsize > slot.nbytes
+                or self.left < 0):
+            raise ObservationError("a value's numbers reach outside its shared memory slot")
+        return np.ndarray(facts.shape, dtype, buffer=self.segment,
+                          offset=slot.offset + facts.slot_first, strides=strides)
+
+
 def read_back(segment: bytes, slots: tuple[Slot, ...],
               observations: dict[str, Observation]) -> None:
-    """Replace, in ``observations``, the numbers of each slotted input that kept its memory
-    with those read from the segment, viewed as the child says the input now is (its dtype,
-    shape, strides and offset, bounded by the slot). An input the call re-pointed, or one
-    whose view leaves its slot, keeps what was reported (the memory checks fail it)."""
+    """Replace, in ``observations``, the numbers the child *sent* for a slotted input that kept
+    its memory with those read from the segment, viewed as the child says the input now is
+    (its dtype, shape, strides and offset, bounded by the slot): a harness that sends numbers
+    rather than referring to the slot is not believed either. An input the call re-pointed, or
+    one whose view leaves its slot, keeps what was reported (the memory checks fail it)."""
     for slot in slots:
         got = observations.get(slot.case)
         if got is None:
             continue
         after = got.inputs_after.get(slot.name)
         before = got.header.inputs_before.get(slot.name)
-        if after is None or before is None or after.data is None:
+        if after is None or before is None or after.data is None or after.facts.slot is not None:
             continue
         facts = after.facts
         if facts.kind != slot.kind or facts.data_ptr != before.data_ptr or (
@@ -200,7 +258,7 @@ def _view(segment: bytes, slot: Slot, after: Value) -> np.ndarray | None:
     if slot.kind == "tensor":
         if facts.storage_offset is None or facts.dtype is None:
             return None
-        if _NUMPY_DTYPES_BY_NAME.get(facts.dtype) != dtype:
+        if MEMORY_DTYPES.get(facts.dtype) != dtype:
             return None
         first = facts.storage_offset * dtype.itemsize
     else:
@@ -211,6 +269,5 @@ def _view(segment: bytes, slot: Slot, after: Value) -> np.ndarray | None:
     span = sum((n - 1) * s for n, s in zip(facts.shape, strides, strict=True) if n > 0)
     if first < 0 or first + span + dtype.itemsize > slot.nbytes:
         return None
-    view = np.ndarray(facts.shape, dtype, buffer=segment, offset=slot.offset + first,
+    return np.ndarray(facts.shape, dtype, buffer=segment, offset=slot.offset + first,
                       strides=strides)
-    return np.array(view, copy=True)

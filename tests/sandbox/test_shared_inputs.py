@@ -15,8 +15,8 @@ from common.spec import CaseSpec
 from tests.sandbox.conftest import GOOD, grade
 from worker import shared_inputs
 from worker.cases import build_inputs
-from worker.invocation import invoke
-from worker.observation import Observation, decode
+from worker.invocation import call, invoke, observe
+from worker.observation import Encoder, Observation, ObservationError, decode, rng_fingerprints
 from worker.pipeline import Pipeline
 
 CASE = CaseSpec.model_validate({"name": "c", "seed": 3, "args": {
@@ -117,3 +117,90 @@ def test_the_child_holds_no_descriptor_of_the_segment(pipeline: Pipeline) -> Non
               "    return x * 2 if not any('inputs' in f for f in found) else x\n")
     assert grade(pipeline, source).full_marks
     assert grade(pipeline, GOOD).full_marks
+
+
+def _observe_in_slots(inputs: dict[str, object], regions: tuple[tuple[int, int], ...],
+                      fn: object) -> tuple[dict[str, object], list[np.ndarray]]:
+    """As the harness observes a call: numbers found in the slots are referred to."""
+    encoder = Encoder(1 << 20, regions)
+    before = {n: encoder.encode(v, with_data=False) for n, v in inputs.items()}
+    rng = rng_fingerprints()
+    raw = call(fn, inputs, (), None)  # type: ignore[arg-type]
+    return observe(raw, "c", inputs, before, rng, encoder), encoder.arrays
+
+
+@pytest.fixture
+def mapped() -> Iterator[tuple[dict[str, object], tuple[shared_inputs.Slot, ...],
+                               tuple[tuple[int, int], ...], int]]:
+    """Like ``segment``, with the slots' addresses as the harness's encoder gets them."""
+    inputs = {"c": build_inputs(CASE, "cpu")}
+    slots = shared_inputs.plan(inputs)
+    fd = os.memfd_create("inputs")
+    os.ftruncate(fd, shared_inputs.size(slots))
+    ours = os.dup(fd)
+    regions = shared_inputs.transplant(inputs, slots, fd)
+    yield inputs["c"], slots, regions, ours
+    os.close(ours)
+
+
+def test_numbers_in_a_slot_are_not_sent_but_read_by_the_runner(mapped: tuple) -> None:
+    inputs, slots, regions, fd = mapped
+
+    def shares(x: torch.Tensor, t: torch.Tensor, a: np.ndarray, b: object, n: int) -> object:
+        a *= 3
+        return torch.from_numpy(a)[1:]  # a view of the array's memory
+
+    truth = inputs["a"] * 3
+    header, arrays = _observe_in_slots(inputs, regions, shares)
+    assert header["result"]["slot"] == 2 and "array" not in header["result"]
+    assert all(header["inputs_after"][n].get("slot") is not None for n in ("x", "t", "a"))
+    # Only the bfloat16 input's numbers (2) and the int's travel.
+    assert sorted(a.size for a in arrays) == [1, 1, 2]
+    observation = decode(header, dict(enumerate(arrays)), len(slots))
+    assert observation.result is not None and observation.result.data is None
+    shared_inputs.fill(os.pread(fd, shared_inputs.size(slots), 0), slots, {"c": observation},
+                       1 << 20)
+    assert np.array_equal(observation.result.data, truth[1:])  # type: ignore[union-attr]
+    assert np.array_equal(observation.inputs_after["a"].data, truth)  # type: ignore[arg-type]
+    assert observation.inputs_after["x"].data.shape == (3, 4)  # type: ignore[union-attr]
+
+
+def test_numbers_that_are_not_the_bytes_are_sent() -> None:
+    # A lazily conjugated view shares memory but its numbers are not its bytes.
+    z = torch.complex(torch.ones(3), torch.arange(3.0))
+    encoder = Encoder(1 << 20, ((z.data_ptr(), z.untyped_storage().nbytes()),))
+    assert "slot" in encoder.encode(z)
+    conjugate = encoder.encode(z.conj())
+    assert "slot" not in conjugate and conjugate["array"] is not None
+    assert "slot" not in encoder.encode(torch.ones(3))  # elsewhere in memory
+
+
+@pytest.mark.parametrize("forged", [
+    {"slot": 7},  # a slot the run does not have
+    {"slot": 0, "array": 0},  # numbers both sent and referred to
+    {"slot": 0, "slot_first": None},
+])
+def test_a_reference_to_no_slot_of_the_run_is_malformed(mapped: tuple, forged: dict) -> None:
+    inputs, slots, regions, _ = mapped
+    header, arrays = _observe_in_slots(inputs, regions, lambda x, t, a, b, n: x)
+    header["result"].update(forged)
+    with pytest.raises(ObservationError):
+        decode(header, dict(enumerate(arrays)), len(slots))
+
+
+@pytest.mark.parametrize("forged", [
+    {"slot_first": 10**6},  # past the slot
+    {"slot_first": -8},
+    {"shape": (3, 10**6), "stride": (4, 1)},  # reaches past the slot
+    {"shape": (10**9,), "stride": (0,)},  # within the slot, over the observation budget
+    {"dtype": "torch.bfloat16"},  # not readable as bytes
+    {"dtype": "object"},
+])
+def test_a_reference_out_of_its_slot_is_refused(mapped: tuple, forged: dict) -> None:
+    inputs, slots, regions, fd = mapped
+    header, arrays = _observe_in_slots(inputs, regions, lambda x, t, a, b, n: x)
+    header["result"].update(forged)
+    observation = decode(header, dict(enumerate(arrays)), len(slots))
+    with pytest.raises(ObservationError):
+        shared_inputs.fill(os.pread(fd, shared_inputs.size(slots), 0), slots,
+                           {"c": observation}, 1 << 20)

@@ -79,6 +79,9 @@ def compare_values(
             transposed=transposed,
             shape_mismatch=True,
         )
+    if have.dtype == want.dtype and np.array_equal(have, want,
+                                                  equal_nan=want.dtype.kind in "fc"):
+        return passed()  # the common case, without converting both to float64
     exact = want.dtype.kind in "biu"
     dtype = expected.facts.dtype or str(want.dtype)
     if expected.kind == "scalar" and dtype == "float64":

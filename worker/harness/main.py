@@ -211,10 +211,13 @@ def run_job(job: dict[str, Any], fd: int, capture: Capture | None = None,
     cases = [CaseSpec.model_validate(raw) for raw in job["cases"]]
     # Every input exists before the learner's code does: no generator it could patch.
     inputs = {case.name: build_inputs(case, device) for case in cases}
+    regions: tuple[tuple[int, int], ...] = ()
     if inputs_fd is not None:
-        # Into memory the runner reads back itself (worker.shared_inputs).
-        shared_inputs.transplant(inputs, tuple(shared_inputs.Slot.from_list(s)
-                                               for s in job.get("shared_inputs", ())), inputs_fd)
+        # Into memory the runner reads back itself (worker.shared_inputs); numbers found there
+        # after a call are referred to, not sent.
+        regions = shared_inputs.transplant(
+            inputs, tuple(shared_inputs.Slot.from_list(s) for s in job.get("shared_inputs", ())),
+            inputs_fd)
     probes = {case.name: tuple(job["probes"].get(case.name, ())) for case in cases}
     learner_files = {source_path}
     lock = _allocate_lock()
@@ -267,7 +270,7 @@ def run_job(job: dict[str, Any], fd: int, capture: Capture | None = None,
             shown = False
         send({"type": "start", "case": case.name})
         args = inputs.pop(case.name)
-        encoder = Encoder(max_bytes)
+        encoder = Encoder(max_bytes, regions)
         before = {n: encoder.encode(v, with_data=False) for n, v in args.items()}
         # The inputs' storage stays alive until observed, so that an input re-pointed during
         # the call (`x.data = ...`, `x.set_(...)`) cannot have its old address reused.

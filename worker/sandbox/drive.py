@@ -19,6 +19,7 @@ from common.spec import CaseSpec
 from worker import shared_inputs
 from worker.cases import build_inputs
 from worker.harness.capture import sealed
+from worker.observation import ObservationError
 from worker.runner import (
     Job,
     Limits,
@@ -26,6 +27,7 @@ from worker.runner import (
     RunOutcome,
     RunStatus,
     collect,
+    protocol_message,
     signal_status,
 )
 from worker.sandbox.warm import WarmChild
@@ -53,10 +55,10 @@ def drive(child: WarmChild, job: Job) -> RunOutcome:
     """Give ``child`` the job, read its frames until the run ends, then end the child and read
     back what the visible cases printed."""
     limits = job.limits
+    slots = _share_inputs(child, job)
     builder = OutcomeBuilder(limits, tuple(c.name for c in job.cases),
                              hidden=frozenset(c.name for c in job.cases if not c.visible),
-                             seal_check=lambda: sealed(child.output))
-    slots = _share_inputs(child, job)
+                             seal_check=lambda: sealed(child.output), slots=len(slots))
     oom_before = _oom_kills()
     _write_job(child.job, job.sandbox_payload(builder.key, [s.as_list() for s in slots]))
     os.close(child.job)
@@ -67,8 +69,7 @@ def drive(child: WarmChild, job: Job) -> RunOutcome:
     child.kill()
     outcome = builder.finish(status, message)
     if slots:
-        shared_inputs.read_back(os.pread(child.inputs, shared_inputs.size(slots), 0), slots,
-                                outcome.observations)
+        _numbers_from_slots(child, slots, outcome, limits)
     if _output_unsafe(builder, outcome):
         outcome.stdout = "[output not shown: the run ended between its visible and hidden cases]"
         return outcome
@@ -77,6 +78,21 @@ def drive(child: WarmChild, job: Job) -> RunOutcome:
     outcome.stdout = text + ("\n[output cut: over the limit]" if len(data) > limits.output_bytes
                              else "")
     return outcome
+
+
+def _numbers_from_slots(child: WarmChild, slots: tuple[shared_inputs.Slot, ...],
+                        outcome: RunOutcome, limits: Limits) -> None:
+    """Read the inputs segment once the child is dead: the numbers of every value that lies in
+    it, and of every input that kept its memory, are what the runner reads there."""
+    segment = os.pread(child.inputs, shared_inputs.size(slots), 0)
+    try:
+        shared_inputs.fill(segment, slots, outcome.observations, limits.observation_bytes)
+    except ObservationError as exc:
+        outcome.observations.clear()
+        if outcome.status != "tampering":
+            outcome.status, outcome.message = "protocol_error", protocol_message(exc)
+        return
+    shared_inputs.read_back(segment, slots, outcome.observations)
 
 
 def _share_inputs(child: WarmChild, job: Job) -> tuple[shared_inputs.Slot, ...]:
