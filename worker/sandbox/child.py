@@ -1,12 +1,13 @@
 """What a sandboxed child does between the zygote's fork and the learner's first line.
 
 For each warm child the zygote creates a PID namespace, starts its PID 1 (a tiny reaper, see
-:func:`reaper_command`) and forks the *learner process* into it. The learner process leaves the
-zygote's session, keeps only its own descriptors, enters a mount namespace of its own with a
-fresh tmpfs as the job folder and pivots into the staged root (:mod:`worker.sandbox.rootfs`),
-takes the slot's unprivileged uid, enters new user, network, IPC and UTS namespaces, drops every
-capability, sets no_new_privs, restricts itself with Landlock and seccomp, says it is ready and
-waits for its job. The zygote is its parent: it reaps it and reports how it ended.
+:mod:`worker.sandbox.reaper`) and forks the *learner process* into it. The learner process
+leaves the zygote's session, keeps only its own descriptors, enters a mount namespace of its own
+with a fresh tmpfs as the job folder and pivots into the staged root
+(:mod:`worker.sandbox.rootfs`), takes the slot's unprivileged uid, enters new user, network, IPC
+and UTS namespaces, drops every capability, sets no_new_privs, restricts itself with Landlock
+and seccomp, says it is ready and waits for its job. The zygote is its parent: it reaps it and
+reports how it ended.
 
 All of this happens before the job exists, so none of it is on the critical path.
 """
@@ -40,7 +41,7 @@ class ChildPlan:
     root: RootPlan
     landlock_abi: int
     seccomp_program: bytes | None
-    reaper: tuple[str, str, str] | None  # cat, sh and chroot: PID 1 (see reaper_command)
+    reaper: tuple[str, str, str] | None  # cat, sh and chroot (worker.sandbox.reaper)
     zygote_pid: int
     base_address_space: int  # the zygote's address space; RLIMIT_AS adds the job's memory to it
     max_processes: int
@@ -83,20 +84,6 @@ def close_all_except(keep: tuple[int, ...]) -> None:
         os.closerange(low, fd)
         low = fd + 1
     os.closerange(low, resource.getrlimit(resource.RLIMIT_NOFILE)[0])
-
-
-def reaper_command(plan: ChildPlan) -> list[str]:
-    """PID 1 of a child's PID namespace: ``cat`` on a pipe only the zygote writes to, with
-    SIGCHLD ignored (so the kernel reaps the orphans it inherits), as the slot's uid, chrooted
-    into the staged root when there is one. It exits, taking the namespace with it, when the
-    zygote closes the pipe or dies."""
-    assert plan.reaper is not None
-    cat, sh, chroot = plan.reaper
-    command = [sh, "-c", f"trap '' CHLD; exec {cat}"]
-    if chroot and plan.uid is not None:
-        root = plan.root.stage if plan.staged else "/"
-        command = [chroot, f"--userspec={plan.uid}:{plan.uid}", root, *command]
-    return command
 
 
 def learner_process(plan: ChildPlan, fds: ChildFds) -> NoReturn:

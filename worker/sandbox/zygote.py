@@ -29,8 +29,8 @@ from typing import NoReturn
 
 from worker.harness.main import mapped_bytes
 from worker.harness.warmup import rehearse
-from worker.sandbox import control, layers, linux, rootfs
-from worker.sandbox.child import ChildFds, ChildPlan, learner_process, reaper_command
+from worker.sandbox import control, layers, linux, reaper, rootfs
+from worker.sandbox.child import ChildFds, ChildPlan, learner_process
 
 DEFAULT_PRELOAD = (
     "torch", "torch.nn", "torch.nn.functional", "torch.autograd", "torch.utils.data",
@@ -77,6 +77,7 @@ class Zygote:
         self.wakeup_r, self.wakeup_w = os.pipe()
         self.plan: ChildPlan | None = None
         self.main_module: types.ModuleType | None = None
+        self.reaper_program = -1  # a memfd holding PID 1's program (worker.sandbox.reaper)
 
     # -- start -------------------------------------------------------------------------------
 
@@ -93,8 +94,8 @@ class Zygote:
 
         np.random.seed()  # its first call does slow one-time work; children reseed cheaply
         status = layers.probe(self.settings.uid, frozenset(self.settings.disabled))
-        reaper = _reaper_programs()
-        if reaper is None and status["pidns"] is None:
+        programs = _reaper_programs()
+        if programs is None and status["pidns"] is None:
             status["pidns"] = "no `cat` and `sh` in /usr/bin or /bin to run as its PID 1"
         missing = {name: why for name, why in status.items() if why is not None}
         if missing and self.settings.strict:
@@ -113,7 +114,7 @@ class Zygote:
             root=root,
             landlock_abi=abi,
             seccomp_program=seccomp.compile_filter() if "seccomp" in on else None,
-            reaper=reaper,
+            reaper=programs,
             zygote_pid=self.pid,
             base_address_space=_address_space(),
             max_processes=self.settings.max_processes,
@@ -121,6 +122,11 @@ class Zygote:
             job_tmpfs_bytes=self.settings.job_tmpfs_bytes,
             max_memory_bytes=self.settings.max_memory_bytes,
         )
+        if self.plan.uid is not None and "pidns" in on:
+            code = reaper.program(self.plan.root.stage if self.plan.staged else "/",
+                                  self.plan.uid)
+            if code is not None:
+                self.reaper_program = reaper.load(code)
         threads = len(os.listdir("/proc/self/task"))
         if threads != 1:
             raise RuntimeError(f"the zygote has {threads} threads; forking it is unsafe")
@@ -242,17 +248,31 @@ class Zygote:
     def _start_reaper(self) -> tuple[int, int]:
         assert self.plan is not None
         read_end, write_end = os.pipe()
-        command = reaper_command(self.plan)
         try:
-            pid = os.posix_spawn(command[0], command, {}, file_actions=[
-                (os.POSIX_SPAWN_DUP2, read_end, 0),
-                (os.POSIX_SPAWN_OPEN, 1, "/dev/null", os.O_WRONLY, 0),
-                (os.POSIX_SPAWN_DUP2, 1, 2),
-            ])
+            pid = self._spawn_reaper(read_end)
         finally:
             os.close(read_end)
         self.reapers.add(pid)
         return pid, write_end
+
+    def _spawn_reaper(self, stdin: int) -> int:
+        assert self.plan is not None
+        actions = [(os.POSIX_SPAWN_DUP2, stdin, 0),
+                   (os.POSIX_SPAWN_OPEN, 1, "/dev/null", os.O_WRONLY, 0),
+                   (os.POSIX_SPAWN_DUP2, 1, 2)]
+        if self.reaper_program >= 0:
+            path = f"/proc/self/fd/{self.reaper_program}"
+            try:
+                return os.posix_spawn(path, ["reaper"], {}, file_actions=actions)
+            except OSError:
+                # A kernel that refuses to execute memfds (vm.memfd_noexec): the system's
+                # programs from now on.
+                os.close(self.reaper_program)
+                self.reaper_program = -1
+        assert self.plan.reaper is not None
+        command = reaper.shell_command(
+            self.plan.reaper, self.plan.root.stage if self.plan.staged else "/", self.plan.uid)
+        return os.posix_spawn(command[0], command, {}, file_actions=actions)
 
     def _host_job_dir(self) -> str:
         # Development without a mount namespace: a real folder, removed when the child is reaped
@@ -362,7 +382,8 @@ class Zygote:
 
 
 def _reaper_programs() -> tuple[str, str, str] | None:
-    """cat and sh (required) and chroot (optional) for PID 1; see reaper_command."""
+    """cat and sh (required) and chroot (optional) for PID 1 where its own program cannot run
+    (see worker.sandbox.reaper)."""
     found = [shutil.which(name, path="/usr/bin:/bin:/usr/sbin:/sbin")
              for name in ("cat", "sh", "chroot")]
     cat, sh, chroot = (os.path.realpath(f) if f else "" for f in found)
