@@ -1,17 +1,19 @@
 """Case inputs in memory the runner owns, so that what a call did to them is read, not reported.
 
-For a CPU job the sandbox's runner sizes a memfd (one per warm child) to hold the storage of
-every top-level tensor and array input of the job's cases, at offsets it decides (a
-:class:`Slot` each). The child, before the learner's code loads, copies each input it built into
-its slot and re-points the input there (``Tensor.set_``; a new array over the slot), then closes
-the memfd, keeping only the mapping. After the run the runner reads the slots back itself: the
-inputs' numbers after the call are facts from the trusted side, whatever the learner's process
-reports. Learner code that swapped an input's storage (``x.data = y``, ``x.set_(...)``) is told
-so by the memory checks; its original memory, here, is what it was.
+For a CPU job the sandbox's runner builds the job's inputs itself (once per case spec: the
+generators are deterministic) and lays out, in a memfd of the warm child's, the storage of every
+top-level tensor and array input of the job's cases at offsets it decides (a :class:`Slot`
+each, with the input's layout), writes their bytes there, and seals the memfd's size. The
+child, before the learner's code loads, maps the memfd and closes it, keeping only the mapping,
+and makes each slotted input over its slot (:func:`build`): it generates nothing for them.
+After the run the runner reads the slots back itself: the inputs' numbers after the call are
+facts from the trusted side, whatever the learner's process reports. Learner code that swapped
+an input's storage (``x.data = y``, ``x.set_(...)``) is told so by the memory checks; its
+original memory, here, is what it was.
 
 Only what the runner can read back exactly goes in a slot: CPU tensors (``torch.Tensor`` and
 ``Parameter``) of a dtype NumPy has, and NumPy arrays of numeric dtypes whose memory is one
-C-contiguous owner. Other inputs stay as the child built them.
+C-contiguous owner. Other inputs the child builds from their specs.
 """
 
 from __future__ import annotations
@@ -20,13 +22,16 @@ import ctypes
 import dataclasses
 import mmap
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
 
+from common.spec import CaseSpec
+from common.spec.generators import TensorSpec
+from worker.cases import build_argument
 from worker.observation import (
     MEMORY_DTYPES,
     NUMPY_DTYPES,
@@ -38,11 +43,12 @@ from worker.observation import (
 
 ALIGN = 64
 _TENSOR_TYPES = (torch.Tensor, torch.nn.Parameter)
+_TORCH_DTYPES = {str(t): t for t in NUMPY_DTYPES}  # "torch.float32": torch.float32
 
 
 @dataclass(frozen=True)
 class Slot:
-    """Where one input's memory lives in the shared segment."""
+    """Where one input's memory lives in the shared segment, and how the input lies in it."""
 
     case: str
     name: str
@@ -50,16 +56,23 @@ class Slot:
     offset: int
     nbytes: int
     first_byte: int = 0  # of an array's first element, from its owner's start
+    dtype: str = ""  # torch.float32 for a tensor, float32 for an array
+    shape: tuple[int, ...] = ()
+    strides: tuple[int, ...] = ()  # a tensor's in elements, an array's in bytes
+    storage_offset: int = 0  # a tensor's, in elements
 
     def as_list(self) -> list[Any]:
         """The slot as the job carries it (JSON)."""
-        return [self.case, self.name, self.kind, self.offset, self.nbytes, self.first_byte]
+        return [self.case, self.name, self.kind, self.offset, self.nbytes, self.first_byte,
+                self.dtype, list(self.shape), list(self.strides), self.storage_offset]
 
     @classmethod
-    def from_list(cls, raw: list[Any]) -> Slot:
+    def from_list(cls, raw: Sequence[Any]) -> Slot:
         """The inverse of :meth:`as_list`."""
-        case, name, kind, offset, nbytes, first_byte = raw
-        return cls(str(case), str(name), str(kind), int(offset), int(nbytes), int(first_byte))
+        case, name, kind, offset, nbytes, first_byte, dtype, shape, strides, storage_offset = raw
+        return cls(str(case), str(name), str(kind), int(offset), int(nbytes), int(first_byte),
+                   str(dtype), tuple(int(n) for n in shape), tuple(int(n) for n in strides),
+                   int(storage_offset))
 
 
 def _owner(array: np.ndarray) -> np.ndarray | None:
@@ -104,9 +117,32 @@ def plan(inputs: Mapping[str, Mapping[str, Any]]) -> tuple[Slot, ...]:
                 continue
             kind, nbytes, first, start = memory
             seen.add(start)
-            slots.append(Slot(case, name, kind, offset, nbytes, first))
+            if kind == "tensor":
+                layout = {"dtype": str(value.dtype), "shape": tuple(value.shape),
+                          "strides": tuple(value.stride()),
+                          "storage_offset": value.storage_offset()}
+            else:
+                layout = {"dtype": str(value.dtype), "shape": value.shape,
+                          "strides": value.strides}
+            slots.append(Slot(case, name, kind, offset, nbytes, first, **layout))
             offset += (nbytes + ALIGN - 1) // ALIGN * ALIGN
     return tuple(slots)
+
+
+def image(inputs: Mapping[str, Mapping[str, Any]], slots: tuple[Slot, ...]) -> bytes:
+    """The segment's bytes: every slotted input's memory at its slot's offset."""
+    segment = bytearray(size(slots))
+    for slot in slots:
+        value = inputs[slot.case][slot.name]
+        if slot.kind == "tensor":
+            memory = value.detach().untyped_storage()
+            raw = torch.empty(0, dtype=torch.uint8).set_(memory).numpy()
+        else:
+            owner = _owner(value)
+            assert owner is not None
+            raw = owner.reshape(-1).view(np.uint8)
+        segment[slot.offset:slot.offset + slot.nbytes] = raw.tobytes()
+    return bytes(segment)
 
 
 def size(slots: tuple[Slot, ...]) -> int:
@@ -117,39 +153,57 @@ def size(slots: tuple[Slot, ...]) -> int:
 # -- in the child, before learner code loads ---------------------------------------------------
 
 
-def transplant(inputs: dict[str, dict[str, Any]], slots: tuple[Slot, ...], fd: int) -> (
-        tuple[tuple[int, int], ...]):
-    """Move each slotted input into the segment ``fd`` (mapped, then closed). Returns where
-    each slot is mapped (address and length, for the observations' :class:`Encoder`). Raises
-    ValueError when an input does not fit its slot (the runner and the child disagree)."""
-    length = os.fstat(fd).st_size
-    if not slots or length == 0:
-        os.close(fd)
-        return ()
-    segment = _map_shared(fd, length)
-    os.close(fd)  # the mapping stays; no descriptor is left to find
+def build(cases: Sequence[CaseSpec], device: str, slots: tuple[Slot, ...], fd: int | None) -> (
+        tuple[dict[str, dict[str, Any]], tuple[tuple[int, int], ...]]):
+    """Every case's inputs: the slotted ones made over the segment ``fd`` (mapped, then
+    closed), the others built from their specs. Returns them (by case, then argument, in the
+    specs' order) and where each slot is mapped (address and length, for the observations'
+    :class:`~worker.observation.Encoder`). Raises ValueError when a slot does not describe an
+    input it can hold (the runner and the child disagree)."""
+    segment = None
+    if fd is not None:
+        length = os.fstat(fd).st_size
+        if slots and length:
+            segment = _map_shared(fd, length)
+        os.close(fd)  # the mapping stays; no descriptor is left to find
+    placed = {(s.case, s.name): s for s in slots} if segment is not None else {}
+    inputs: dict[str, dict[str, Any]] = {}
+    for case in cases:
+        inputs[case.name] = {
+            name: _over(segment, placed[case.name, name], spec) if (case.name, name) in placed
+            else build_argument(name, spec, case.seed, device)
+            for name, spec in case.args.items()
+        }
+    if segment is None:
+        return inputs, ()
     base = ctypes.addressof(segment)
-    for slot in slots:
-        value = inputs[slot.case][slot.name]
-        memory = _memory(value)
-        if memory is None or memory[:2] != (slot.kind, slot.nbytes):
+    return inputs, tuple((base + slot.offset, slot.nbytes) for slot in slots)
+
+
+def _over(segment: ctypes.Array[ctypes.c_char] | None, slot: Slot, spec: Any) -> Any:
+    """The input ``slot`` describes, made over its bytes (a tensor gets its spec's
+    ``requires_grad`` and ``grad``)."""
+    assert segment is not None
+    if slot.offset < 0 or slot.offset + slot.nbytes > len(segment):
+        raise ValueError(f"input {slot.case}/{slot.name}: its slot is outside the segment")
+    if slot.kind == "tensor":
+        dtype = _TORCH_DTYPES.get(slot.dtype)
+        if dtype is None or not isinstance(spec, TensorSpec):
             raise ValueError(f"input {slot.case}/{slot.name} does not fit its shared slot")
         region = torch.frombuffer(segment, dtype=torch.uint8, count=slot.nbytes,
                                   offset=slot.offset)
-        if slot.kind == "tensor":
-            storage = region.untyped_storage()
-            storage.copy_(value.untyped_storage())
-            with torch.no_grad():
-                value.set_(storage, value.storage_offset(), value.size(), value.stride())
-        else:
-            owner = _owner(value)
-            assert owner is not None
-            region.numpy()[:] = owner.reshape(-1).view(np.uint8)
-            moved = np.ndarray(value.shape, value.dtype, buffer=memoryview(segment),
-                               offset=slot.offset + slot.first_byte, strides=value.strides)
-            moved.flags.writeable = value.flags.writeable
-            inputs[slot.case][slot.name] = moved
-    return tuple((base + slot.offset, slot.nbytes) for slot in slots)
+        tensor = torch.empty(0, dtype=dtype).set_(region.untyped_storage(),
+                                                  slot.storage_offset, slot.shape, slot.strides)
+        if spec.requires_grad:
+            tensor.requires_grad_(True)
+            if spec.grad is not None:
+                tensor.grad = torch.full_like(tensor.detach(), spec.grad)
+        return tensor
+    numpy_dtype = MEMORY_DTYPES.get(slot.dtype)
+    if numpy_dtype is None or slot.kind != "ndarray":
+        raise ValueError(f"input {slot.case}/{slot.name} does not fit its shared slot")
+    return np.ndarray(slot.shape, numpy_dtype, buffer=memoryview(segment),
+                      offset=slot.offset + slot.first_byte, strides=slot.strides)
 
 
 def _map_shared(fd: int, length: int) -> ctypes.Array[ctypes.c_char]:

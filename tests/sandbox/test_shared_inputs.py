@@ -28,28 +28,39 @@ CASE = CaseSpec.model_validate({"name": "c", "seed": 3, "args": {
 }})
 
 
+def _laid_out() -> tuple[dict[str, dict[str, object]], tuple[shared_inputs.Slot, ...],
+                        tuple[tuple[int, int], ...], int]:
+    """As a run does it: the runner lays the case's inputs out in a fresh segment, the child
+    makes them over it. A descriptor of the segment stays here."""
+    built = {"c": build_inputs(CASE, "cpu")}
+    slots = shared_inputs.plan(built)
+    fd = os.memfd_create("inputs")
+    os.pwrite(fd, shared_inputs.image(built, slots), 0)
+    ours = os.dup(fd)
+    inputs, regions = shared_inputs.build([CASE], "cpu", slots, fd)
+    return inputs, slots, regions, ours
+
+
 @pytest.fixture
 def segment() -> Iterator[tuple[dict[str, dict[str, object]], tuple[shared_inputs.Slot, ...], int]]:
-    """The case's inputs moved into a fresh segment; a descriptor of it stays here."""
-    inputs = {"c": build_inputs(CASE, "cpu")}
-    slots = shared_inputs.plan(inputs)
-    fd = os.memfd_create("inputs")
-    os.ftruncate(fd, shared_inputs.size(slots))
-    ours = os.dup(fd)
-    shared_inputs.transplant(inputs, slots, fd)
+    """The case's inputs made over a segment; a descriptor of it stays here."""
+    inputs, slots, _, ours = _laid_out()
     yield inputs, slots, ours
     os.close(ours)
 
 
-def test_inputs_move_into_the_segment_unchanged(segment: tuple) -> None:
+def test_inputs_made_over_the_segment_are_the_generated_ones(segment: tuple) -> None:
     inputs, slots, _ = segment
     fresh = build_inputs(CASE, "cpu")
-    assert [s.name for s in slots] == ["x", "t", "a"]  # bfloat16 and the int stay as built
+    assert [s.name for s in slots] == ["x", "t", "a"]  # bfloat16 and the int: built as before
+    assert list(inputs["c"]) == list(CASE.args)  # in the spec's order
     for name in ("x", "t"):
         moved, built = inputs["c"][name], fresh[name]
         assert torch.equal(moved.detach(), built.detach())
         assert moved.stride() == built.stride() and moved.requires_grad == built.requires_grad
-        assert moved.is_leaf
+        assert moved.dtype == built.dtype and moved.storage_offset() == built.storage_offset()
+        assert moved.is_leaf and moved.grad is None
+    assert inputs["c"]["b"].dtype == torch.bfloat16 and inputs["c"]["n"] == 3
     assert np.array_equal(inputs["c"]["a"], fresh["a"])
     assert inputs["c"]["a"].strides == fresh["a"].strides
 
@@ -133,12 +144,7 @@ def _observe_in_slots(inputs: dict[str, object], regions: tuple[tuple[int, int],
 def mapped() -> Iterator[tuple[dict[str, object], tuple[shared_inputs.Slot, ...],
                                tuple[tuple[int, int], ...], int]]:
     """Like ``segment``, with the slots' addresses as the harness's encoder gets them."""
-    inputs = {"c": build_inputs(CASE, "cpu")}
-    slots = shared_inputs.plan(inputs)
-    fd = os.memfd_create("inputs")
-    os.ftruncate(fd, shared_inputs.size(slots))
-    ours = os.dup(fd)
-    regions = shared_inputs.transplant(inputs, slots, fd)
+    inputs, slots, regions, ours = _laid_out()
     yield inputs["c"], slots, regions, ours
     os.close(ours)
 
@@ -204,3 +210,29 @@ def test_a_reference_out_of_its_slot_is_refused(mapped: tuple, forged: dict) -> 
     with pytest.raises(ObservationError):
         shared_inputs.fill(os.pread(fd, shared_inputs.size(slots), 0), slots,
                            {"c": observation}, 1 << 20)
+
+
+def test_a_slotted_tensor_gets_its_specs_grad() -> None:
+    case = CaseSpec.model_validate({"name": "g", "seed": 5, "args": {
+        "w": {"gen": "tensor", "shape": [2, 2], "requires_grad": True, "grad": 1.5}}})
+    built = {"g": build_inputs(case, "cpu")}
+    slots = shared_inputs.plan(built)
+    fd = os.memfd_create("inputs")
+    os.pwrite(fd, shared_inputs.image(built, slots), 0)
+    inputs, _ = shared_inputs.build([case], "cpu", slots, fd)
+    w = inputs["g"]["w"]
+    assert torch.equal(w.detach(), built["g"]["w"].detach()) and w.requires_grad and w.is_leaf
+    assert w.grad is not None and w.grad.tolist() == [[1.5, 1.5], [1.5, 1.5]]
+    assert w.grad.data_ptr() != w.data_ptr()
+
+
+@pytest.mark.parametrize("change", [{"offset": 10**6}, {"kind": "other"},
+                                    {"dtype": "torch.bfloat16"}, {"shape": (64, 64)}])
+def test_a_slot_the_child_cannot_hold_is_refused(change: dict) -> None:
+    built = {"c": build_inputs(CASE, "cpu")}
+    slots = shared_inputs.plan(built)
+    fd = os.memfd_create("inputs")
+    os.pwrite(fd, shared_inputs.image(built, slots), 0)
+    wrong = (dataclasses.replace(slots[0], **change), *slots[1:])
+    with pytest.raises((ValueError, RuntimeError)):
+        shared_inputs.build([CASE], "cpu", wrong, fd)

@@ -38,7 +38,6 @@ import torch
 
 from common.spec import CaseSpec
 from worker import invocation, observation, shared_inputs
-from worker.cases import build_inputs
 from worker.harness import frames, tripwire
 from worker.harness.capture import Capture, CaptureError
 from worker.harness.gpu import GPU_UNAVAILABLE, GpuSetupError, gpu_share_bytes, prepare_device
@@ -209,15 +208,11 @@ def run_job(job: dict[str, Any], fd: int, capture: Capture | None = None,
                             + gpu_share_bytes(float(job["gpu_memory_fraction"])))
     max_bytes = int(job["max_observation_bytes"])
     cases = [CaseSpec.model_validate(raw) for raw in job["cases"]]
-    # Every input exists before the learner's code does: no generator it could patch.
-    inputs = {case.name: build_inputs(case, device) for case in cases}
-    regions: tuple[tuple[int, int], ...] = ()
-    if inputs_fd is not None:
-        # Into memory the runner reads back itself (worker.shared_inputs); numbers found there
-        # after a call are referred to, not sent.
-        regions = shared_inputs.transplant(
-            inputs, tuple(shared_inputs.Slot.from_list(s) for s in job.get("shared_inputs", ())),
-            inputs_fd)
+    # Every input exists before the learner's code does: no generator it could patch. The
+    # ones the runner laid out in shared memory are made over it (worker.shared_inputs), and
+    # numbers found there after a call are referred to, not sent.
+    slots = tuple(shared_inputs.Slot.from_list(s) for s in job.get("shared_inputs", ()))
+    inputs, regions = shared_inputs.build(cases, device, slots, inputs_fd)
     probes = {case.name: tuple(job["probes"].get(case.name, ())) for case in cases}
     learner_files = {source_path}
     lock = _allocate_lock()

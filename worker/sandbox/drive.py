@@ -96,20 +96,25 @@ def _numbers_from_slots(child: WarmChild, slots: tuple[shared_inputs.Slot, ...],
 
 
 def _share_inputs(child: WarmChild, job: Job) -> tuple[shared_inputs.Slot, ...]:
-    """Size the child's inputs segment for the job (CPU jobs), sealed at that size."""
+    """Lay out the job's inputs in the child's segment (CPU jobs), sealed at its size."""
     if job.device != "cpu":
         return ()
-    slots = _slots(tuple(c.model_dump_json() for c in job.cases))
-    os.ftruncate(child.inputs, shared_inputs.size(slots))
+    slots, image = _slots(tuple(c.model_dump_json() for c in job.cases))
+    os.ftruncate(child.inputs, len(image))
     fcntl.fcntl(child.inputs, fcntl.F_ADD_SEALS, fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_GROW)
+    view = memoryview(image)
+    while view:
+        view = view[os.pwrite(child.inputs, view, len(image) - len(view)):]
     return slots
 
 
-@functools.lru_cache(maxsize=256)
-def _slots(cases: tuple[str, ...]) -> tuple[shared_inputs.Slot, ...]:
-    # The layout depends on the case specs only (generation is deterministic): made once.
+@functools.lru_cache(maxsize=64)
+def _slots(cases: tuple[str, ...]) -> tuple[tuple[shared_inputs.Slot, ...], bytes]:
+    # The inputs depend on the case specs only (generation is deterministic): built once.
     specs = [CaseSpec.model_validate_json(c) for c in cases]
-    return shared_inputs.plan({c.name: build_inputs(c, "cpu") for c in specs})
+    inputs = {c.name: build_inputs(c, "cpu") for c in specs}
+    slots = shared_inputs.plan(inputs)
+    return slots, shared_inputs.image(inputs, slots)
 
 
 def _output_unsafe(builder: OutcomeBuilder, outcome: RunOutcome) -> bool:
