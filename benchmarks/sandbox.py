@@ -258,7 +258,7 @@ def integrity_cost(n: int) -> list[tuple[str, float]]:
     from worker.harness import main as harness
     from worker.harness import tripwire
     from worker.invocation import call, invoke, observe
-    from worker.observation import Encoder, rng_fingerprints
+    from worker.observation import Encoder, rng_states
 
     case = CaseSpec.model_validate({"name": "c", "seed": 1, "args": {
         "x": {"gen": "tensor", "shape": [3]}}})
@@ -279,7 +279,7 @@ def integrity_cost(n: int) -> list[tuple[str, float]]:
     def guarded() -> Any:
         encoder = Encoder(1 << 20)
         before = {k: encoder.encode(v, with_data=False) for k, v in inputs.items()}
-        rng = rng_fingerprints()
+        rng = rng_states()
         raw = harness._on_learner_thread(lambda: call(fn, inputs, ()), owner)[1]
         return observe(raw, "c", inputs, before, rng, encoder)
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 
-from worker.observation import RNG_NAMES, Encoder, requires_grad_of, rng_fingerprints
+from worker.observation import RNG_NAMES, Encoder, requires_grad_of, rng_states
 
 # Captured before learner code is loaded (see worker.observation).
 _autograd_grad = torch.autograd.grad
@@ -107,7 +107,7 @@ def call(fn: Callable[..., Any], inputs: dict[str, Any], probes: Iterable[str],
         raw["error"] = error_facts(exc, source_file)
         return raw
     raw["duration_s"] = _perf_counter() - start
-    raw["rng_after"] = rng_fingerprints()
+    raw["rng_after"] = rng_states()
     raw["result"] = result
     wanted = set(probes)
     if "grad_of_sum" in wanted:
@@ -122,7 +122,7 @@ def observe(
     case_name: str,
     inputs: dict[str, Any],
     before: dict[str, Any],
-    rng_before: dict[str, str],
+    rng_before: dict[str, object],
     encoder: Encoder,
 ) -> dict[str, Any]:
     """The observation header of a call (see :func:`call`), with ``before`` the inputs' facts
@@ -166,6 +166,6 @@ def invoke(
     """
     encoder = Encoder(max_bytes)
     before = {n: encoder.encode(v, with_data=False) for n, v in inputs.items()}
-    rng_before = rng_fingerprints()
+    rng_before = rng_states()
     raw = call(fn, inputs, probes, source_file)
     return observe(raw, case_name, inputs, before, rng_before, encoder), encoder

@@ -20,7 +20,6 @@ sandbox happens before the learner's code is loaded: a learner who monkeypatches
 from __future__ import annotations
 
 import _random
-import hashlib
 import inspect
 import random
 from dataclasses import dataclass, field
@@ -57,8 +56,6 @@ _torch_rng_state = torch.get_rng_state
 _numpy_rng_state = np.random.get_state
 _python_rng_state = _random.Random.getstate
 _python_rng = random._inst
-_sha256 = hashlib.sha256
-_repr = repr
 _to_bytes = np.ndarray.tobytes
 RNG_NAMES = ("numpy", "random", "torch")
 
@@ -400,15 +397,16 @@ class Encoder:
         return facts
 
 
-def rng_fingerprints() -> dict[str, str]:
-    """Hashes of the global random states that a learner's function must leave alone (made
-    with functions captured at import, so that a learner replacing ``random.getstate`` or
-    ``hashlib`` does not hide a change)."""
+def rng_states() -> dict[str, object]:
+    """Copies of the global random states that a learner's function must leave alone, to
+    compare (``==``) with the states after the call: the raw bytes of torch's and NumPy's,
+    Python's state tuple. Read with functions captured at import, so that a learner replacing
+    ``random.getstate`` (say) does not hide a change."""
     np_state: Any = _numpy_rng_state()
     return {
-        "torch": _sha256(_to_bytes(_to_numpy(_torch_rng_state()))).hexdigest(),
-        "numpy": _sha256(_repr(np_state[2:]).encode() + _to_bytes(np_state[1])).hexdigest(),
-        "random": _sha256(_repr(_python_rng_state(_python_rng)).encode()).hexdigest(),
+        "torch": _to_bytes(_to_numpy(_torch_rng_state())),
+        "numpy": (_to_bytes(np_state[1]), np_state[2], np_state[3], np_state[4]),
+        "random": _python_rng_state(_python_rng),
     }
 
 

@@ -16,7 +16,7 @@ from tests.sandbox.conftest import GOOD, grade
 from worker import shared_inputs
 from worker.cases import build_inputs
 from worker.invocation import call, invoke, observe
-from worker.observation import Encoder, Observation, ObservationError, decode, rng_fingerprints
+from worker.observation import Encoder, Observation, ObservationError, decode, rng_states
 from worker.pipeline import Pipeline
 
 CASE = CaseSpec.model_validate({"name": "c", "seed": 3, "args": {
@@ -135,7 +135,7 @@ def _observe_in_slots(inputs: dict[str, object], regions: tuple[tuple[int, int],
     """As the harness observes a call: numbers found in the slots are referred to."""
     encoder = Encoder(1 << 20, regions)
     before = {n: encoder.encode(v, with_data=False) for n, v in inputs.items()}
-    rng = rng_fingerprints()
+    rng = rng_states()
     raw = call(fn, inputs, (), None)  # type: ignore[arg-type]
     return observe(raw, "c", inputs, before, rng, encoder), encoder.arrays
 

@@ -42,7 +42,7 @@ from worker.harness import frames, tripwire
 from worker.harness.capture import Capture, CaptureError
 from worker.harness.gpu import GPU_UNAVAILABLE, GpuSetupError, gpu_share_bytes, prepare_device
 from worker.invocation import call, error_facts, observe
-from worker.observation import Encoder, rng_fingerprints
+from worker.observation import Encoder, rng_states
 
 SUBMISSION_MODULE = "submission"
 EXIT_TAMPERING = 86
@@ -270,7 +270,7 @@ def run_job(job: dict[str, Any], fd: int, capture: Capture | None = None,
         # The inputs' storage stays alive until observed, so that an input re-pointed during
         # the call (`x.data = ...`, `x.set_(...)`) cannot have its old address reused.
         kept = [_untyped_storage(v) for v in args.values() if type(v) in _TENSOR_TYPES]
-        rng_before = rng_fingerprints()
+        rng_before = rng_states()
 
         def task(args: dict[str, Any] = args, name: str = case.name) -> dict[str, Any]:
             return call(fn, args, probes[name], source_path)

@@ -228,6 +228,8 @@ def set_num_threads(n):
     \"\"\"torch.set_num_threads, capped at the sandbox's CPU allowance.\"\"\"
     real(max(1, min(int(n), cap)))
 """
+# Compiled once, in the zygote: each child only runs it.
+_CAPPED_CODE = compile(_CAPPED, "<sandbox>", "exec")
 
 
 def capped_set_num_threads(real: Callable[[int], None], cap: int) -> Callable[[int], None]:
@@ -235,7 +237,7 @@ def capped_set_num_threads(real: Callable[[int], None], cap: int) -> Callable[[i
     ``__globals__`` (which learner code can read) lead nowhere near the harness."""
     namespace: dict[str, Any] = {"__builtins__": {"max": max, "min": min, "int": int},
                                  "real": real, "cap": cap}
-    exec(compile(_CAPPED, "<sandbox>", "exec"), namespace)
+    exec(_CAPPED_CODE, namespace)
     wrapper: Callable[[int], None] = namespace["set_num_threads"]
     return wrapper
 
