@@ -206,15 +206,24 @@ def _over(segment: ctypes.Array[ctypes.c_char] | None, slot: Slot, spec: Any) ->
                       offset=slot.offset + slot.first_byte, strides=slot.strides)
 
 
+def _libc_mmap() -> Any:
+    libc = ctypes.CDLL(None, use_errno=True)
+    mmap_ = libc.mmap
+    mmap_.restype = ctypes.c_void_p
+    mmap_.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int,
+                      ctypes.c_int, ctypes.c_long]
+    return mmap_
+
+
+# Bound once, at import (in the zygote): a child only calls it.
+_mmap = _libc_mmap()
+
+
 def _map_shared(fd: int, length: int) -> ctypes.Array[ctypes.c_char]:
     """``fd`` mapped shared and writable, as a buffer, keeping no descriptor (Python's
     ``mmap`` keeps a duplicate, which learner code could find and read other cases' inputs
     through). Never unmapped: the process ends after the job."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.mmap.restype = ctypes.c_void_p
-    libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int,
-                          ctypes.c_int, ctypes.c_long]
-    address = libc.mmap(None, length, mmap.PROT_READ | mmap.PROT_WRITE, mmap.MAP_SHARED, fd, 0)
+    address = _mmap(None, length, mmap.PROT_READ | mmap.PROT_WRITE, mmap.MAP_SHARED, fd, 0)
     if address in (None, ctypes.c_void_p(-1).value):
         raise OSError(ctypes.get_errno(), "mmap of the shared inputs failed")
     return (ctypes.c_char * length).from_address(address)

@@ -35,7 +35,16 @@ class GpuSetupError(RuntimeError):
 
 def hide_gpus() -> None:
     """Make this process see no CUDA device (before anything initialises CUDA)."""
-    os.environ["CUDA_VISIBLE_DEVICES"] = ""
+    if os.environ.get("CUDA_VISIBLE_DEVICES") != "":  # a zygote without GPUs hid them once
+        os.environ["CUDA_VISIBLE_DEVICES"] = ""
+
+
+def gpu_devices_present() -> bool:
+    """Whether this machine has NVIDIA device nodes (where CUDA jobs could run)."""
+    try:
+        return any(name.startswith("nvidia") for name in os.listdir("/dev"))
+    except OSError:
+        return False
 
 
 def cap_gpu_memory(fraction: float) -> None:

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NoReturn
 
+from worker.harness.gpu import gpu_devices_present, hide_gpus
 from worker.harness.main import mapped_bytes
 from worker.harness.warmup import rehearse
 from worker.sandbox import control, layers, linux, reaper, rootfs
@@ -90,6 +91,8 @@ class Zygote:
 
         torch.set_num_threads(1)
         rehearse()
+        if not gpu_devices_present():
+            hide_gpus()  # once for every child, rather than in each CPU job's critical path
         import numpy as np
 
         np.random.seed()  # its first call does slow one-time work; children reseed cheaply
