@@ -89,7 +89,7 @@ def make_writer(key: bytes, fd: int) -> Callable[[dict[str, Any], list[np.ndarra
     dtype_str = np.dtype.str.__get__
     dtype_of = np.ndarray.dtype.__get__
     shape_of = np.ndarray.shape.__get__
-    dumps = _json_encoder()
+    dumps = _DUMPS
     encode_text = str.encode
     as_list = list
     counter = [0]
@@ -132,6 +132,10 @@ def _json_encoder() -> Callable[[Any], str]:
         return join(iterencode(value, 0))
 
     return dumps_c
+
+
+# Made once, at import (in the zygote, for the sandbox): each run's writer only binds it.
+_DUMPS = _json_encoder()
 
 
 class FrameReader:

@@ -24,7 +24,9 @@ from __future__ import annotations
 import _thread
 import builtins
 import contextlib
+import itertools
 import json
+import operator
 import os
 import re
 import resource
@@ -58,6 +60,7 @@ _untyped_storage = torch.Tensor.untyped_storage
 _TENSOR_TYPES = (torch.Tensor, torch.nn.Parameter)
 _setprofile = sys.setprofile
 _modules = sys.modules
+_all, _len, _map, _is, _repeat = all, len, map, operator.is_, itertools.repeat
 
 # Allocation failures that torch and NumPy report with their own exception types.
 _OUT_OF_MEMORY = re.compile(
@@ -163,13 +166,13 @@ def _snapshot() -> Snapshot:
 
 
 def _intact(snapshot: Snapshot) -> bool:
+    # Every key still holds the very same object. The loop over keys runs in C (map,
+    # operator.is_): in Python, the profile function on this thread would run twice per key.
     for get, copy in snapshot:
         live = get()
-        if len(live) != len(copy):
+        if _len(live) != _len(copy) or not _all(
+                _map(_is, _map(live.get, copy.keys(), _repeat(live)), copy.values())):
             return False
-        for key, value in copy.items():
-            if live.get(key, live) is not value:
-                return False
     return True
 
 
