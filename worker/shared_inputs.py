@@ -30,7 +30,6 @@ import numpy as np
 import torch
 
 from common.spec import CaseSpec
-from common.spec.generators import TensorSpec
 from worker.cases import build_argument
 from worker.observation import (
     MEMORY_DTYPES,
@@ -60,19 +59,24 @@ class Slot:
     shape: tuple[int, ...] = ()
     strides: tuple[int, ...] = ()  # a tensor's in elements, an array's in bytes
     storage_offset: int = 0  # a tensor's, in elements
+    requires_grad: bool = False  # a tensor's
+    grad: float | None = None  # what a tensor's pre-existing .grad is filled with
 
     def as_list(self) -> list[Any]:
         """The slot as the job carries it (JSON)."""
         return [self.case, self.name, self.kind, self.offset, self.nbytes, self.first_byte,
-                self.dtype, list(self.shape), list(self.strides), self.storage_offset]
+                self.dtype, list(self.shape), list(self.strides), self.storage_offset,
+                self.requires_grad, self.grad]
 
     @classmethod
     def from_list(cls, raw: Sequence[Any]) -> Slot:
         """The inverse of :meth:`as_list`."""
-        case, name, kind, offset, nbytes, first_byte, dtype, shape, strides, storage_offset = raw
+        (case, name, kind, offset, nbytes, first_byte, dtype, shape, strides, storage_offset,
+         requires_grad, grad) = raw
         return cls(str(case), str(name), str(kind), int(offset), int(nbytes), int(first_byte),
                    str(dtype), tuple(int(n) for n in shape), tuple(int(n) for n in strides),
-                   int(storage_offset))
+                   int(storage_offset), bool(requires_grad),
+                   None if grad is None else float(grad))
 
 
 def _owner(array: np.ndarray) -> np.ndarray | None:
@@ -118,9 +122,13 @@ def plan(inputs: Mapping[str, Mapping[str, Any]]) -> tuple[Slot, ...]:
             kind, nbytes, first, start = memory
             seen.add(start)
             if kind == "tensor":
+                grad = value.grad  # generated ones are filled with one number
                 layout = {"dtype": str(value.dtype), "shape": tuple(value.shape),
                           "strides": tuple(value.stride()),
-                          "storage_offset": value.storage_offset()}
+                          "storage_offset": value.storage_offset(),
+                          "requires_grad": bool(value.requires_grad),
+                          "grad": None if grad is None or not grad.numel()
+                          else float(grad.reshape(-1)[0])}
             else:
                 layout = {"dtype": str(value.dtype), "shape": value.shape,
                           "strides": value.strides}
@@ -160,73 +168,76 @@ def build(cases: Sequence[CaseSpec], device: str, slots: tuple[Slot, ...], fd: i
     specs' order) and where each slot is mapped (address and length, for the observations'
     :class:`~worker.observation.Encoder`). Raises ValueError when a slot does not describe an
     input it can hold (the runner and the child disagree)."""
-    segment = None
+    segment: memoryview | None = None
+    base = 0
     if fd is not None:
         length = os.fstat(fd).st_size
         if slots and length:
-            segment = _map_shared(fd, length)
+            base, segment = _map_shared(fd, length)
         os.close(fd)  # the mapping stays; no descriptor is left to find
     placed = {(s.case, s.name): s for s in slots} if segment is not None else {}
     inputs: dict[str, dict[str, Any]] = {}
     for case in cases:
         inputs[case.name] = {
-            name: _over(segment, placed[case.name, name], spec) if (case.name, name) in placed
+            name: _over(segment, placed[case.name, name]) if (case.name, name) in placed
             else build_argument(name, spec, case.seed, device)
             for name, spec in case.args.items()
         }
     if segment is None:
         return inputs, ()
-    base = ctypes.addressof(segment)
     return inputs, tuple((base + slot.offset, slot.nbytes) for slot in slots)
 
 
-def _over(segment: ctypes.Array[ctypes.c_char] | None, slot: Slot, spec: Any) -> Any:
-    """The input ``slot`` describes, made over its bytes (a tensor gets its spec's
-    ``requires_grad`` and ``grad``)."""
+def _over(segment: memoryview | None, slot: Slot) -> Any:
+    """The input ``slot`` describes, made over its bytes."""
     assert segment is not None
     if slot.offset < 0 or slot.offset + slot.nbytes > len(segment):
         raise ValueError(f"input {slot.case}/{slot.name}: its slot is outside the segment")
     if slot.kind == "tensor":
         dtype = _TORCH_DTYPES.get(slot.dtype)
-        if dtype is None or not isinstance(spec, TensorSpec):
+        if dtype is None:
             raise ValueError(f"input {slot.case}/{slot.name} does not fit its shared slot")
         region = torch.frombuffer(segment, dtype=torch.uint8, count=slot.nbytes,
                                   offset=slot.offset)
         tensor = torch.empty(0, dtype=dtype).set_(region.untyped_storage(),
                                                   slot.storage_offset, slot.shape, slot.strides)
-        if spec.requires_grad:
+        if slot.requires_grad:
             tensor.requires_grad_(True)
-            if spec.grad is not None:
-                tensor.grad = torch.full_like(tensor.detach(), spec.grad)
+            if slot.grad is not None:
+                tensor.grad = torch.full_like(tensor.detach(), slot.grad)
         return tensor
     numpy_dtype = MEMORY_DTYPES.get(slot.dtype)
     if numpy_dtype is None or slot.kind != "ndarray":
         raise ValueError(f"input {slot.case}/{slot.name} does not fit its shared slot")
-    return np.ndarray(slot.shape, numpy_dtype, buffer=memoryview(segment),
+    return np.ndarray(slot.shape, numpy_dtype, buffer=segment,
                       offset=slot.offset + slot.first_byte, strides=slot.strides)
 
 
-def _libc_mmap() -> Any:
+def _libc_calls() -> tuple[Any, Any]:
     libc = ctypes.CDLL(None, use_errno=True)
     mmap_ = libc.mmap
     mmap_.restype = ctypes.c_void_p
     mmap_.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int,
                       ctypes.c_int, ctypes.c_long]
-    return mmap_
+    view = ctypes.pythonapi.PyMemoryView_FromMemory
+    view.restype = ctypes.py_object
+    view.argtypes = [ctypes.c_void_p, ctypes.c_ssize_t, ctypes.c_int]
+    return mmap_, view
 
 
-# Bound once, at import (in the zygote): a child only calls it.
-_mmap = _libc_mmap()
+# Bound once, at import (in the zygote): a child only calls them.
+_mmap, _memory_view = _libc_calls()
+_WRITABLE = 0x200  # PyBUF_WRITE
 
 
-def _map_shared(fd: int, length: int) -> ctypes.Array[ctypes.c_char]:
-    """``fd`` mapped shared and writable, as a buffer, keeping no descriptor (Python's
-    ``mmap`` keeps a duplicate, which learner code could find and read other cases' inputs
-    through). Never unmapped: the process ends after the job."""
+def _map_shared(fd: int, length: int) -> tuple[int, memoryview]:
+    """``fd`` mapped shared and writable: its address, and a memoryview of it. No descriptor
+    is kept (Python's ``mmap`` keeps a duplicate, which learner code could find and read other
+    cases' inputs through). Never unmapped: the process ends after the job."""
     address = _mmap(None, length, mmap.PROT_READ | mmap.PROT_WRITE, mmap.MAP_SHARED, fd, 0)
     if address in (None, ctypes.c_void_p(-1).value):
         raise OSError(ctypes.get_errno(), "mmap of the shared inputs failed")
-    return (ctypes.c_char * length).from_address(address)
+    return address, _memory_view(address, length, _WRITABLE)
 
 
 # -- on the trusted side, after the run --------------------------------------------------------

@@ -212,7 +212,7 @@ def test_a_reference_out_of_its_slot_is_refused(mapped: tuple, forged: dict) -> 
                            {"c": observation}, 1 << 20)
 
 
-def test_a_slotted_tensor_gets_its_specs_grad() -> None:
+def test_a_slotted_tensor_keeps_requires_grad_and_its_pre_existing_grad() -> None:
     case = CaseSpec.model_validate({"name": "g", "seed": 5, "args": {
         "w": {"gen": "tensor", "shape": [2, 2], "requires_grad": True, "grad": 1.5}}})
     built = {"g": build_inputs(case, "cpu")}

@@ -37,8 +37,10 @@ from collections.abc import Callable
 from typing import Any, NoReturn
 
 import torch
+from pydantic import TypeAdapter
 
 from common.spec import CaseSpec
+from common.spec.generators import Argument
 from worker import invocation, observation, shared_inputs
 from worker.harness import frames, tripwire
 from worker.harness.capture import Capture, CaptureError
@@ -61,6 +63,8 @@ _TENSOR_TYPES = (torch.Tensor, torch.nn.Parameter)
 _setprofile = sys.setprofile
 _modules = sys.modules
 _all, _len, _map, _is, _repeat = all, len, map, operator.is_, itertools.repeat
+
+_ARGUMENT: TypeAdapter[Any] = TypeAdapter(Argument)
 
 # Allocation failures that torch and NumPy report with their own exception types.
 _OUT_OF_MEMORY = re.compile(
@@ -176,6 +180,18 @@ def _intact(snapshot: Snapshot) -> bool:
     return True
 
 
+def _cases(raw: list[dict[str, Any]], slots: tuple[shared_inputs.Slot, ...]) -> list[CaseSpec]:
+    """The job's cases, as the runner validated them: only the arguments built here (not laid
+    out in shared memory) go through their schema again (pydantic is slow in a fresh child)."""
+    slotted = {(slot.case, slot.name) for slot in slots}
+    return [CaseSpec.model_construct(
+        name=str(case["name"]), visible=bool(case.get("visible", False)),
+        seed=int(case.get("seed", 0)),
+        args={name: value if (case["name"], name) in slotted else _ARGUMENT.validate_python(value)
+              for name, value in case.get("args", {}).items()},
+    ) for case in raw]
+
+
 def _leave_sys_modules() -> None:
     """Take the grader's modules out of ``sys.modules`` and give ``__main__`` an empty module:
     learner code cannot import them (the sandbox has no copy to import) or find them there."""
@@ -210,11 +226,11 @@ def run_job(job: dict[str, Any], fd: int, capture: Capture | None = None,
         limit_address_space(int(job.pop("address_space_after_device"))
                             + gpu_share_bytes(float(job["gpu_memory_fraction"])))
     max_bytes = int(job["max_observation_bytes"])
-    cases = [CaseSpec.model_validate(raw) for raw in job["cases"]]
     # Every input exists before the learner's code does: no generator it could patch. The
     # ones the runner laid out in shared memory are made over it (worker.shared_inputs), and
     # numbers found there after a call are referred to, not sent.
     slots = tuple(shared_inputs.Slot.from_list(s) for s in job.get("shared_inputs", ()))
+    cases = _cases(job["cases"], slots)
     inputs, regions = shared_inputs.build(cases, device, slots, inputs_fd)
     probes = {case.name: tuple(job["probes"].get(case.name, ())) for case in cases}
     learner_files = {source_path}
