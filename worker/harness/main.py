@@ -72,10 +72,12 @@ _OUT_OF_MEMORY = re.compile(
     r"std::bad_alloc", re.IGNORECASE)
 
 
-def load_submission(path: str) -> types.ModuleType:
-    """Execute the learner's source as the module ``submission``."""
-    with open(path, encoding="utf-8") as handle:
-        source = handle.read()
+def load_submission(path: str, source: str | None = None) -> types.ModuleType:
+    """Execute the learner's source (``source``, or read from ``path``, its file name either
+    way) as the module ``submission``."""
+    if source is None:
+        with open(path, encoding="utf-8") as handle:
+            source = handle.read()
     module = types.ModuleType(SUBMISSION_MODULE)
     module.__file__ = path
     sys.modules[SUBMISSION_MODULE] = module
@@ -209,6 +211,7 @@ def run_job(job: dict[str, Any], fd: int, capture: Capture | None = None,
     owner = _getpid()
     write = frames.make_writer(bytes.fromhex(job.pop("key")), fd)
     source_path = job["source_path"]
+    source_text = job.pop("source_text", None)  # as written to source_path, if the job has it
     device = job["device"]
     # Before "ready": starting CUDA for a cuda job takes a while, and is not the learner's time.
     try:
@@ -252,7 +255,8 @@ def run_job(job: dict[str, Any], fd: int, capture: Capture | None = None,
     profile = tripwire.install(learner_files, trip)
     _setprofile(profile)
     send({"type": "ready"})  # the time limit starts now, not at interpreter start
-    loaded, module = _on_learner_thread(lambda: load_submission(source_path), owner)
+    loaded, module = _on_learner_thread(lambda: load_submission(source_path, source_text),
+                                        owner)
     if not loaded:
         facts = _on_learner_thread(lambda: error_facts(module, source_path), owner)[1]
         normalise_memory_error(facts)

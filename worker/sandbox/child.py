@@ -192,13 +192,15 @@ def _preparer(plan: ChildPlan, job_dir: str) -> Callable[[dict[str, Any]], None]
             job["address_space_after_device"] = memory
         path = os.path.join(job_dir, SOURCE_NAME)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        text = job.pop("source")
         try:
-            source = memoryview(job.pop("source").encode("utf-8"))
+            source = memoryview(text.encode("utf-8"))
             while source:
                 source = source[os.write(fd, source):]
         finally:
             os.close(fd)
-        job["source_path"] = path
+        # The file is for tracebacks (linecache); the harness compiles the text it has.
+        job["source_path"], job["source_text"] = path, text
         os.chdir(job_dir)
 
     return prepare
