@@ -93,7 +93,7 @@ def learner_process(plan: ChildPlan, fds: ChildFds) -> NoReturn:
         _isolate(plan, fds)
         # No rehearsal of the harness here: measured, taking its copy-on-write faults ahead of
         # time cost more CPU per run (~3 ms) than it saved in latency.
-        _settle_runtime(plan)
+        _settle_runtime()
     except BaseException as exc:
         _say(fds.setup, f"E {type(exc).__name__}: {exc}")
         os._exit(71)
@@ -248,16 +248,25 @@ def capped_set_num_threads(real: Callable[[int], None], cap: int) -> Callable[[i
     return wrapper
 
 
-def _settle_runtime(plan: ChildPlan) -> None:
-    """Make the forked interpreter look like a fresh one to the learner (before the job)."""
-    import numpy as np
+def settle_runtime_once(plan: ChildPlan) -> None:
+    """What makes a forked interpreter look like a fresh one to the learner and is the same in
+    every child: done once, by the zygote, before it forks (each child would copy the pages it
+    writes: about 130 page faults a child)."""
     import torch
 
-    np.random.seed()  # a fresh interpreter's NumPy seeds itself from the OS; forks would share
     torch.set_num_threads = capped_set_num_threads(  # type: ignore[assignment]
         torch.set_num_threads, plan.max_threads)
     # Python ignores SIGXFSZ; a fresh process should die of it at the file size limit (the
-    # runner reports output_limit) rather than see a string of EFBIG errors.
+    # runner reports output_limit) rather than see a string of EFBIG errors. (The zygote
+    # writes no file under a size limit.)
     signal.signal(signal.SIGXFSZ, signal.SIG_DFL)
     with contextlib.suppress(AttributeError, ValueError, OSError):
         sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
+
+
+def _settle_runtime() -> None:
+    """Make the forked interpreter look like a fresh one to the learner (before the job); the
+    rest was done once in the zygote (:func:`settle_runtime_once`)."""
+    import numpy as np
+
+    np.random.seed()  # a fresh interpreter's NumPy seeds itself from the OS; forks would share

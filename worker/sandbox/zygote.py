@@ -31,7 +31,7 @@ from worker.harness.gpu import gpu_devices_present, hide_gpus
 from worker.harness.main import mapped_bytes
 from worker.harness.warmup import rehearse
 from worker.sandbox import control, layers, linux, reaper, rootfs
-from worker.sandbox.child import ChildFds, ChildPlan, learner_process
+from worker.sandbox.child import ChildFds, ChildPlan, learner_process, settle_runtime_once
 
 DEFAULT_PRELOAD = (
     "torch", "torch.nn", "torch.nn.functional", "torch.autograd", "torch.utils.data",
@@ -130,6 +130,7 @@ class Zygote:
                                   self.plan.uid)
             if code is not None:
                 self.reaper_program = reaper.load(code)
+        settle_runtime_once(self.plan)
         threads = len(os.listdir("/proc/self/task"))
         if threads != 1:
             raise RuntimeError(f"the zygote has {threads} threads; forking it is unsafe")
