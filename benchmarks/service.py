@@ -54,8 +54,8 @@ CODES = {
     "add-one": "def add_one(x):\n    return x + 1\n",
 }
 #: --figures: the arrival rates tried for each exercise.
-FIGURE_SWEEPS = {"double-it": [10, 20, 30, 40, 50, 60],
-                 "share-from-numpy": [5, 10, 15, 20, 25, 30]}
+FIGURE_SWEEPS = {"double-it": [10, 20, 30, 40, 50, 60, 70, 80],
+                 "share-from-numpy": [5, 10, 15, 20, 25, 30, 35, 40, 50]}
 
 
 @dataclass
