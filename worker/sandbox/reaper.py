@@ -8,7 +8,8 @@ it, or died).
 
 On x86-64 the zygote runs it as a tiny static program (:func:`program`, 389 bytes and the
 root's path), executed from a sealed memfd: one exec of nothing, where ``chroot``, ``sh`` and
-``cat`` were three dynamically linked ones (about 2 ms of CPU per child, measured). Elsewhere,
+``cat`` were three dynamically linked ones (8% of the machine's CPU in ``perf`` while grading
+one submission after another, against 0.5% for the program). Elsewhere,
 or where the kernel refuses to execute a memfd, it is ``chroot --userspec=U:U ROOT sh -c "trap ''
 CHLD; exec cat"`` (:func:`shell_command`).
 """
