@@ -283,20 +283,15 @@ class _SlotReader:
         """A read-only view of the segment, as ``facts`` lay the numbers out."""
         assert facts.slot is not None and facts.slot_first is not None  # decode made sure
         dtype = MEMORY_DTYPES.get(facts.dtype or "")
-        if dtype is None or facts.shape is None or facts.stride is None or len(
-                facts.shape) != len(facts.stride) or len(facts.shape) > 32:
+        if dtype is None or facts.shape is None or facts.stride is None:
             raise ObservationError("a value in shared memory has no readable layout")
-        slot = self.slots[facts.slot]
         count = int(np.prod(facts.shape, dtype=np.int64)) if facts.shape else 1
-        strides = tuple(s * dtype.itemsize for s in facts.stride)
-        span = sum((n - 1) * s for n, s in zip(facts.shape, strides, strict=True) if n > 0)
         self.left -= count * dtype.itemsize
-        if (count <= 0 or min(facts.shape, default=1) < 0 or min(strides, default=0) < 0
-                or facts.slot_first < 0 or facts.slot_first + span + dtype.itemsize > slot.nbytes
-                or self.left < 0):
+        view = _bounded(self.segment, self.slots[facts.slot], dtype, facts.shape, facts.stride,
+                        facts.slot_first)
+        if view is None or count <= 0 or self.left < 0:
             raise ObservationError("a value's numbers reach outside its shared memory slot")
-        return np.ndarray(facts.shape, dtype, buffer=self.segment,
-                          offset=slot.offset + facts.slot_first, strides=strides)
+        return view
 
 
 def read_back(segment: bytes, slots: tuple[Slot, ...],
@@ -337,11 +332,19 @@ def _view(segment: bytes, slot: Slot, after: Value) -> np.ndarray | None:
         first = facts.storage_offset * dtype.itemsize
     else:
         first = slot.first_byte
-    strides = tuple(s * dtype.itemsize for s in facts.stride)
-    if any(s < 0 for s in strides):
+    return _bounded(segment, slot, dtype, facts.shape, facts.stride, first)
+
+
+def _bounded(segment: bytes, slot: Slot, dtype: np.dtype[Any], shape: tuple[int, ...],
+             stride: tuple[int, ...], first: int) -> np.ndarray | None:
+    """The numbers laid out by ``shape`` and ``stride`` (in elements) from byte ``first`` of
+    ``slot``, as a read-only view of ``segment``; None when that is no layout (negative
+    sizes or strides, too many dimensions) or reaches outside the slot."""
+    if (len(shape) != len(stride) or len(shape) > 32 or min(shape, default=1) < 0
+            or min(stride, default=0) < 0 or first < 0):
         return None
-    span = sum((n - 1) * s for n, s in zip(facts.shape, strides, strict=True) if n > 0)
-    if first < 0 or first + span + dtype.itemsize > slot.nbytes:
+    strides = tuple(s * dtype.itemsize for s in stride)
+    span = sum((n - 1) * s for n, s in zip(shape, strides, strict=True) if n > 0)
+    if first + span + dtype.itemsize > slot.nbytes:
         return None
-    return np.ndarray(facts.shape, dtype, buffer=segment, offset=slot.offset + first,
-                      strides=strides)
+    return np.ndarray(shape, dtype, buffer=segment, offset=slot.offset + first, strides=strides)

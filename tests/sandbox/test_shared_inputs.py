@@ -102,14 +102,18 @@ def test_a_swapped_input_keeps_its_report(segment: tuple) -> None:
     assert observation.inputs_after["x"].data.tolist() == [[7.0] * 4] * 3  # type: ignore[union-attr]
 
 
-def test_a_view_reaching_past_its_slot_is_not_read(segment: tuple) -> None:
+@pytest.mark.parametrize("forged", [
+    {"storage_offset": 10**6},  # past the slot
+    {"stride": (1,)},  # not a layout for two dimensions (it once raised inside the grader)
+    {"stride": (-1, 3)},
+])
+def test_a_view_reaching_past_its_slot_is_not_read(segment: tuple, forged: dict) -> None:
     inputs, slots, fd = segment
     observation = _observe(inputs["c"], lambda x, t, a, b, n: None)
     facts = observation.inputs_after["t"].facts
     reported = observation.inputs_after["t"].data
     observation.inputs_after["t"] = dataclasses.replace(
-        observation.inputs_after["t"],
-        facts=facts.model_copy(update={"storage_offset": 10**6}))
+        observation.inputs_after["t"], facts=facts.model_copy(update=forged))
     shared_inputs.read_back(os.pread(fd, shared_inputs.size(slots), 0), slots, {"c": observation})
     assert observation.inputs_after["t"].data is reported
 
