@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -140,6 +141,20 @@ def wait_for(condition: Callable[[], Any], timeout_s: float, what: str,
             return value
         time.sleep(interval_s)
     pytest.fail(f"timed out after {timeout_s:g} s waiting for {what}")
+
+
+def stop_process_groups(processes: list[subprocess.Popen[Any]], timeout_s: float) -> None:
+    """SIGTERM the process group of each (all at once, so that they shut down together), then
+    wait for each up to ``timeout_s``, SIGKILLing a group that lingers."""
+    running = [p for p in processes if p.poll() is None]
+    for process in running:
+        os.killpg(process.pid, signal.SIGTERM)
+    for process in running:
+        try:
+            process.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
 
 
 # Run with pytest-xdist (``-n 2``), the tests that share a costly session fixture stay on one

@@ -10,7 +10,6 @@ Screenshots of the main pages are written to ``artifacts/screenshots/`` for revi
 from __future__ import annotations
 
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -25,7 +24,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, Playwright
 
 from common.store import Store
 from grader.accounts import AccountStore
-from tests.conftest import wait_for
+from tests.conftest import stop_process_groups, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "artifacts" / "screenshots"
@@ -122,15 +121,7 @@ def service(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         wait_for(ready, START_TIMEOUT_S, "the worker's heartbeat and the web app")
         yield service
     finally:
-        running = [p for p in service.processes.values() if p.poll() is None]
-        for process in running:  # both shut down at once
-            os.killpg(process.pid, signal.SIGTERM)
-        for process in running:
-            try:
-                process.wait(30)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+        stop_process_groups(list(service.processes.values()), 30)  # both at once
 
 
 @pytest.fixture(scope="session")

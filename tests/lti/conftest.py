@@ -12,7 +12,6 @@ import io
 import os
 import re
 import shutil
-import signal
 import subprocess
 import urllib.request
 from collections.abc import Iterator
@@ -28,7 +27,7 @@ import requests
 from common.store import Store
 from grader.cli import run_service
 from grader.processes import free_port
-from tests.conftest import console_script, wait_for
+from tests.conftest import console_script, stop_process_groups, wait_for
 from tests.lti.platform import INSTRUCTOR, LEARNER, Lms
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -123,15 +122,7 @@ def grader(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
         wait_for(ready, START_TIMEOUT_S, "the worker's heartbeat and the web app", 0.3)
         yield service
     finally:
-        for name in ("serve",):
-            process = service.processes.get(name)
-            if process is not None and process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
-                try:
-                    process.wait(30)
-                except subprocess.TimeoutExpired:
-                    os.killpg(process.pid, signal.SIGKILL)
-                    process.wait()
+        stop_process_groups([p for name, p in service.processes.items() if name == "serve"], 30)
 
 
 def make_platform(grader: Grader, browser_host: str | None = None) -> Lms:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import http.client
 import json
 import os
-import signal
 import subprocess
 import threading
 import time
@@ -25,6 +24,7 @@ import pytest
 
 from common.protocol import Verdict
 from grader.processes import free_port, web_command
+from tests.conftest import stop_process_groups
 from tests.service.conftest import CORRECT, ROOT, Namespace, wait_for
 
 POLLS = 200
@@ -78,12 +78,7 @@ def web(ns: Namespace) -> Iterator[Web]:
         wait_for(up, 60, "gunicorn to answer", 0.2)
         yield server
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        stop_process_groups([process], 20)
         log.close()
 
 
