@@ -189,16 +189,18 @@ def build(cases: Sequence[CaseSpec], device: str, slots: tuple[Slot, ...], fd: i
 
 
 def _over(segment: memoryview | None, slot: Slot) -> Any:
-    """The input ``slot`` describes, made over its bytes."""
+    """The input ``slot`` describes, made over its bytes, and over those only: an array's
+    ``.base`` (a memoryview learner code can read whole) must not lead to the other cases'
+    inputs, hidden ones included, which lie next to it."""
     assert segment is not None
     if slot.offset < 0 or slot.offset + slot.nbytes > len(segment):
         raise ValueError(f"input {slot.case}/{slot.name}: its slot is outside the segment")
+    own = segment[slot.offset:slot.offset + slot.nbytes]
     if slot.kind == "tensor":
         dtype = _TORCH_DTYPES.get(slot.dtype)
         if dtype is None:
             raise ValueError(f"input {slot.case}/{slot.name} does not fit its shared slot")
-        region = torch.frombuffer(segment, dtype=torch.uint8, count=slot.nbytes,
-                                  offset=slot.offset)
+        region = torch.frombuffer(own, dtype=torch.uint8)
         tensor = torch.empty(0, dtype=dtype).set_(region.untyped_storage(),
                                                   slot.storage_offset, slot.shape, slot.strides)
         if slot.requires_grad:
@@ -209,8 +211,8 @@ def _over(segment: memoryview | None, slot: Slot) -> Any:
     numpy_dtype = MEMORY_DTYPES.get(slot.dtype)
     if numpy_dtype is None or slot.kind != "ndarray":
         raise ValueError(f"input {slot.case}/{slot.name} does not fit its shared slot")
-    return np.ndarray(slot.shape, numpy_dtype, buffer=segment,
-                      offset=slot.offset + slot.first_byte, strides=slot.strides)
+    return np.ndarray(slot.shape, numpy_dtype, buffer=own, offset=slot.first_byte,
+                      strides=slot.strides)
 
 
 def _libc_calls() -> tuple[Any, Any]:

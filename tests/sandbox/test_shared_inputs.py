@@ -240,3 +240,28 @@ def test_a_slot_the_child_cannot_hold_is_refused(change: dict) -> None:
     wrong = (dataclasses.replace(slots[0], **change), *slots[1:])
     with pytest.raises((ValueError, RuntimeError)):
         shared_inputs.build([CASE], "cpu", wrong, fd)
+
+
+def test_an_input_reaches_no_other_cases_memory() -> None:
+    # The attack: a visible array's `.base` (or a tensor's storage) read whole, to find the
+    # hidden cases' inputs laid out next to it in the segment.
+    cases = [CaseSpec.model_validate({"name": "shown", "seed": 1, "args": {
+                 "a": {"gen": "array", "shape": [2, 3]}, "t": {"gen": "tensor", "shape": [4]}}}),
+             CaseSpec.model_validate({"name": "hidden", "seed": 2, "args": {
+                 "a": {"gen": "array", "shape": [5], "dist": "full", "value": 1234.5}}})]
+    built = {c.name: build_inputs(c, "cpu") for c in cases}
+    slots = shared_inputs.plan(built)
+    fd = os.memfd_create("inputs")
+    os.pwrite(fd, shared_inputs.image(built, slots), 0)
+    inputs, _ = shared_inputs.build(cases, "cpu", slots, fd)
+    secret = np.float64(1234.5).tobytes()
+    array, tensor = inputs["shown"]["a"], inputs["shown"]["t"]
+    owner = array
+    while isinstance(owner.base, np.ndarray):
+        owner = owner.base
+    reachable = bytes(memoryview(owner.base).cast("B"))
+    assert len(reachable) == slots[0].nbytes and secret not in reachable
+    assert getattr(owner.base, "obj", None) is None  # no way back to the whole segment
+    storage = tensor.untyped_storage()
+    assert storage.nbytes() == slots[1].nbytes
+    assert secret not in bytes(torch.empty(0, dtype=torch.uint8).set_(storage).numpy())
